@@ -1,0 +1,130 @@
+#include "app/roost.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/server.h"
+#include "http/static.h"
+#include "net/ipcount.h"
+#include "net/listen.h"
+#include "net/loop.h"
+#include "util/err.h"
+#include "util/log.h"
+
+struct worker {
+    roost_t *r;
+    loop_t *loop;
+    pthread_t thread;
+    int started;
+};
+
+struct roost {
+    config_t cfg;
+    http_server_t *http;
+    http_static_t *web;
+    int nworkers;
+    struct worker *workers;
+};
+
+static void healthz(http_req_t *req, void *arg)
+{
+    http_req_add_header(req, "Cache-Control", "no-store");
+    http_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    loop_run(w->loop);
+    return NULL;
+}
+
+int roost_start(const config_t *cfg, roost_t **out)
+{
+    roost_t *r = calloc(1, sizeof *r);
+    if (!r) return RS_ENOMEM;
+    r->cfg = *cfg;
+    ipcount_set_limit(cfg->max_conns_per_ip);
+
+    http_limits_t lim = {.max_body = cfg->max_body,
+                         .header_timeout_ms = (uint32_t)cfg->header_timeout_ms,
+                         .body_timeout_ms = (uint32_t)cfg->body_timeout_ms,
+                         .idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms};
+    r->http = http_server_new(&lim);
+    if (!r->http) goto fail;
+    if (cfg->cors_origins && *cfg->cors_origins) {
+        char *list = strdup(cfg->cors_origins), *save = NULL;
+        for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+            while (*o == ' ') o++;
+            if (*o) http_cors_allow(r->http, o);
+        }
+        free(list);
+    }
+    http_route(r->http, NULL, "/healthz", 0, 0, healthz, r);
+    r->web = http_static_new(cfg->web_root, 1);
+    http_set_fallback(r->http, http_static_handle, r->web);
+
+    r->nworkers = cfg->threads;
+    r->workers = calloc((size_t)r->nworkers, sizeof *r->workers);
+    if (!r->workers) goto fail;
+    int port = cfg->listen_port;
+    for (int i = 0; i < r->nworkers; i++) {
+        struct worker *w = &r->workers[i];
+        w->r = r;
+        loop_config_t lc = {.index = i, .max_conn_output = cfg->max_output};
+        w->loop = loop_new(&lc);
+        if (!w->loop) goto fail;
+        loop_set_data(w->loop, w);
+        char err[256];
+        int bound = 0;
+        int fd = net_listen(cfg->listen_host, port, &bound, err, sizeof err);
+        if (fd < 0) {
+            fprintf(stderr, "roost: %s\n", err);
+            goto fail;
+        }
+        port = bound; /* workers after the first share the port the first one got */
+        if (loop_add_listener(w->loop, fd, http_server_accept, r->http) < 0) {
+            close(fd);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < r->nworkers; i++) {
+        if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
+            fprintf(stderr, "roost: cannot start worker threads\n");
+            goto fail;
+        }
+        r->workers[i].started = 1;
+    }
+    int v6 = strchr(cfg->listen_host, ':') != NULL;
+    LOG_INFO("main", "listening on http://%s%s%s:%d (%d worker%s)", v6 ? "[" : "", cfg->listen_host,
+             v6 ? "]" : "", port, r->nworkers, r->nworkers == 1 ? "" : "s");
+    *out = r;
+    return 0;
+fail:
+    roost_stop(r);
+    return RS_EIO;
+}
+
+void roost_stop(roost_t *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->nworkers; i++)
+        if (r->workers[i].started) loop_stop(r->workers[i].loop, r->cfg.shutdown_grace_ms);
+    for (int i = 0; i < r->nworkers; i++)
+        if (r->workers[i].started) pthread_join(r->workers[i].thread, NULL);
+    for (int i = 0; i < r->nworkers; i++)
+        if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
+    free(r->workers);
+    http_static_free(r->web);
+    http_server_free(r->http);
+    free(r);
+}
+
+int roost_command(const config_t *cfg)
+{
+    fprintf(stderr, "roost: command '%s' needs the storage layer\n", cfg->command);
+    return 2;
+}
