@@ -15,11 +15,11 @@
 
 #include "util/span.h"
 
-#define HTTP_MAX_HEADERS 100 /* more -> 431 */
-#define HTTP_MAX_LINE                                                                              \
-    8192 /* request line or one header line longer -> 431 (414 for the request line) */
+/* Limits. Line lengths exclude the CRLF. */
+#define HTTP_MAX_HEADERS        100         /* more -> 431 */
+#define HTTP_MAX_LINE           8192        /* longer request line -> 414, header line -> 431 */
 #define HTTP_MAX_HEAD           (64 * 1024) /* whole head larger -> 431 */
-#define HTTP_MAX_LEADING_CRLF   8 /* empty lines tolerated before the request line; more -> 400 */
+#define HTTP_MAX_LEADING_CRLF   8           /* empty lines before the request line; more -> 400 */
 #define HTTP_MAX_CONTENT_LENGTH (UINT64_C(1) << 53) /* a larger Content-Length -> 400 */
 
 typedef struct http_header {
