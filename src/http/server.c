@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/date.h"
+#include "http/status.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -63,40 +65,6 @@ struct http_req {
     void *abort_arg;
     void *data;
 };
-
-/* TEMPORARY until http/status.h and http/date.h land. */
-static const char *http_status_reason(int st)
-{
-    switch (st) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
-static void http_date_now(char out[40])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
 
 static http_stats_t stats;
 #define STAT_INC(f) __atomic_add_fetch(&stats.f, 1, __ATOMIC_RELAXED)
@@ -347,7 +315,7 @@ static void write_response(http_req_t *r, int status, const char *ctype, size_t 
     http_conn_t *hc = r->hc;
     conn_t *c = hc->c;
     char date[40];
-    http_date_now(date);
+    http_date_now(date, sizeof date);
     int keep = r->head.keep_alive && !r->close_after && !hc->eof && !loop_stopping(conn_loop(c));
     if (status >= 500) STAT_INC(responses_5xx);
     else if (status >= 400) STAT_INC(responses_4xx);
@@ -399,7 +367,7 @@ void http_respond_error(http_req_t *r, int status, const char *text)
 static void early_error(http_conn_t *hc, int status, const char *text)
 {
     char date[40], out[512];
-    http_date_now(date);
+    http_date_now(date, sizeof date);
     if (status == 431) STAT_INC(rejected_431);
     if (status == 413) STAT_INC(rejected_413);
     if (status >= 400 && status < 500) STAT_INC(responses_4xx);

@@ -8,26 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/mime.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #define STATIC_MAX_FILE (32u << 20)
 #define STATIC_MAX_PATH 1024
-
-/* TEMPORARY until http/mime.h lands. */
-static const char *http_mime_type(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot) return "application/octet-stream";
-    if (!strcmp(dot, ".html")) return "text/html; charset=utf-8";
-    if (!strcmp(dot, ".js") || !strcmp(dot, ".mjs")) return "text/javascript; charset=utf-8";
-    if (!strcmp(dot, ".css")) return "text/css; charset=utf-8";
-    if (!strcmp(dot, ".json")) return "application/json";
-    if (!strcmp(dot, ".svg")) return "image/svg+xml";
-    if (!strcmp(dot, ".png")) return "image/png";
-    if (!strcmp(dot, ".txt")) return "text/plain; charset=utf-8";
-    return "application/octet-stream";
-}
 
 struct http_static {
     int rootfd;
@@ -163,7 +149,7 @@ void http_static_handle(http_req_t *r, void *arg)
         return;
     }
     const char *base = strrchr(rel, '/');
-    const char *ctype = http_mime_type(base ? base + 1 : rel);
+    const char *ctype = http_mime_type(span_cstr(rel));
     if (span_eq_cstr(h->method, "HEAD")) {
         close(fd);
         http_respond(r, 200, ctype, NULL, (size_t)sb.st_size); /* head only: length, no body */
