@@ -6,12 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/conformance.h"
+#include "eio/server.h"
 #include "http/server.h"
 #include "http/static.h"
 #include "net/ipcount.h"
 #include "net/listen.h"
 #include "net/loop.h"
 #include "util/err.h"
+#include "sio/server.h"
 #include "util/log.h"
 
 struct worker {
@@ -27,12 +30,60 @@ struct roost {
     http_static_t *web;
     int nworkers;
     struct worker *workers;
+    loop_t **loops;
+    sio_server_t *sio;
+    eio_server_t *eio;       /* Socket.IO's Engine.IO at cfg.path */
+    eio_server_t *eio_echo;  /* conformance: raw Engine.IO echo at /engine.io/ */
+    bool ws_deflate;
 };
+
+/* SIGTERM on each worker: close the real-time sessions politely so clients reconnect. */
+static void stop_hook(loop_t *l, void *arg)
+{
+    roost_t *r = arg;
+    if (r->eio) eio_server_stop_loop(r->eio, l);
+    if (r->eio_echo) eio_server_stop_loop(r->eio_echo, l);
+}
 
 static void healthz(http_req_t *req, void *arg)
 {
     http_req_add_header(req, "Cache-Control", "no-store");
     http_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+/* Socket.IO at cfg.path (and the conformance endpoints when asked). */
+static int setup_realtime(roost_t *r)
+{
+    const config_t *cfg = &r->cfg;
+    sio_config_t sc = {.connect_timeout_ms = (uint32_t)cfg->connect_timeout_ms,
+                       .recovery = cfg->recovery,
+                       .max_disconnection_ms = (uint32_t)cfg->max_disconnection_ms};
+    r->sio = sio_server_new(&sc, r->loops, r->nworkers);
+    if (!r->sio) return RS_ENOMEM;
+    eio_config_t ec = {.path = cfg->path,
+                       .ping_interval_ms = (uint32_t)cfg->ping_interval_ms,
+                       .ping_timeout_ms = (uint32_t)cfg->ping_timeout_ms,
+                       .max_payload = cfg->max_payload,
+                       .upgrade_timeout_ms = (uint32_t)cfg->upgrade_timeout_ms,
+                       .ws_deflate = cfg->ws_deflate,
+                       .cookie = cfg->cookie};
+    r->eio = eio_server_new(&ec, r->loops, r->nworkers, sio_eio_callbacks(), r->sio);
+    if (!r->eio) return RS_ENOMEM;
+    /* The polling POST body is capped at maxPayload (413 beyond), like the reference. */
+    http_route(r->http, NULL, cfg->path, HTTP_ROUTE_PREFIX | HTTP_ROUTE_UPGRADE, cfg->max_payload,
+               eio_server_handle, r->eio);
+    r->ws_deflate = cfg->ws_deflate;
+    if (cfg->conformance) {
+        eio_config_t echo = ec;
+        echo.path = "/engine.io/";
+        r->eio_echo = eio_server_new(&echo, r->loops, r->nworkers, conformance_eio_echo(), NULL);
+        if (!r->eio_echo) return RS_ENOMEM;
+        http_route(r->http, NULL, "/engine.io/", HTTP_ROUTE_PREFIX | HTTP_ROUTE_UPGRADE, cfg->max_payload,
+                   eio_server_handle, r->eio_echo);
+        http_route(r->http, NULL, "/ws-echo", HTTP_ROUTE_UPGRADE, 0, conformance_ws_echo, &r->ws_deflate);
+        if (conformance_sio_setup(r->sio)) return RS_ENOMEM;
+    }
+    return 0;
 }
 
 static void *worker_main(void *arg)
@@ -69,7 +120,8 @@ int roost_start(const config_t *cfg, roost_t **out)
 
     r->nworkers = cfg->threads;
     r->workers = calloc((size_t)r->nworkers, sizeof *r->workers);
-    if (!r->workers) goto fail;
+    r->loops = calloc((size_t)r->nworkers, sizeof *r->loops);
+    if (!r->workers || !r->loops) goto fail;
     int port = cfg->listen_port;
     for (int i = 0; i < r->nworkers; i++) {
         struct worker *w = &r->workers[i];
@@ -78,9 +130,11 @@ int roost_start(const config_t *cfg, roost_t **out)
         w->loop = loop_new(&lc);
         if (!w->loop) goto fail;
         loop_set_data(w->loop, w);
+        loop_set_stop_hook(w->loop, stop_hook, r);
+        r->loops[i] = w->loop;
         char err[256];
         int bound = 0;
-        int fd = net_listen(cfg->listen_host, port, &bound, err, sizeof err);
+        int fd = net_listen(cfg->listen_host, port, i == 0, &bound, err, sizeof err);
         if (fd < 0) {
             fprintf(stderr, "roost: %s\n", err);
             goto fail;
@@ -91,6 +145,7 @@ int roost_start(const config_t *cfg, roost_t **out)
             goto fail;
         }
     }
+    if (setup_realtime(r)) goto fail;
     for (int i = 0; i < r->nworkers; i++) {
         if (pthread_create(&r->workers[i].thread, NULL, worker_main, &r->workers[i]) != 0) {
             fprintf(stderr, "roost: cannot start worker threads\n");
@@ -118,6 +173,10 @@ void roost_stop(roost_t *r)
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
     free(r->workers);
+    free(r->loops);
+    eio_server_free(r->eio);
+    eio_server_free(r->eio_echo);
+    sio_server_free(r->sio);
     http_static_free(r->web);
     http_server_free(r->http);
     free(r);

@@ -258,6 +258,11 @@ int http_req_add_headerf(http_req_t *r, const char *name, const char *fmt, ...)
     return rc ? rc : buf_append(&r->extra, "\r\n", 2);
 }
 
+span_t http_req_extra_headers(const http_req_t *r)
+{
+    return buf_span(&r->extra);
+}
+
 void http_req_add_cors(http_req_t *r)
 {
     span_t origin = http_head_get(&r->head, "origin");

@@ -75,6 +75,9 @@ span_t http_req_cookie(const http_req_t *r, const char *name);
 int http_req_add_header(http_req_t *r, const char *name, const char *value);
 int http_req_add_headerf(http_req_t *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The response headers added so far ("Name: value\r\n" lines), for handlers that write the
+ * response themselves (the WebSocket 101). */
+span_t http_req_extra_headers(const http_req_t *r);
 /* Add the CORS response headers for this request's Origin when it is allowed. */
 void http_req_add_cors(http_req_t *r);
 

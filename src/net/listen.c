@@ -10,7 +10,7 @@
 
 #include "util/err.h"
 
-int net_listen(const char *host, int port, int *bound_port, char *err, size_t errlen)
+int net_listen(const char *host, int port, int first, int *bound_port, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -31,6 +31,23 @@ int net_listen(const char *host, int port, int *bound_port, char *err, size_t er
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (port != 0 && first) {
+            /* SO_REUSEPORT would let us share a port another roost already serves, silently
+             * splitting its traffic: check with a plain bind first. */
+            int probe = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+            if (probe >= 0) {
+                if (ai->ai_family == AF_INET6) setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+                setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+                int brc = bind(probe, ai->ai_addr, ai->ai_addrlen);
+                saved = errno;
+                close(probe);
+                if (brc < 0) {
+                    close(fd);
+                    fd = -1;
+                    continue;
+                }
+            }
+        }
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;

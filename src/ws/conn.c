@@ -7,7 +7,9 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "ws/deflate.h"
 #include "ws/frame.h"
+#include "ws/handshake.h"
 
 #define CLOSE_WAIT_MS 1000
 
@@ -64,16 +66,44 @@ static int write_frame(ws_conn_t *w, int opcode, const void *a, size_t alen, con
     return write_framev(w, opcode, iov, 2);
 }
 
+/* Compress a whole message and send it as one frame with RSV1. */
+static int write_compressed(ws_conn_t *w, int opcode, const struct iovec *iov, int n)
+{
+    buf_t plain = BUF_INIT, packed = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = buf_append(&plain, iov[i].iov_base, iov[i].iov_len);
+    if (!rc) rc = ws_deflate_compress(w->deflate, plain.base, plain.len, &packed);
+    if (rc) {
+        buf_free(&plain);
+        buf_free(&packed);
+        send_close(w, WS_CLOSE_INTERNAL, "compression failed");
+        conn_close_after_flush(w->c, CLOSE_WAIT_MS);
+        return rc;
+    }
+    char *p = conn_write_reserve(w->c, WS_MAX_SERVER_HEADER + packed.len);
+    if (p) {
+        size_t off = ws_frame_header((uint8_t *)p, opcode, 1, 1, packed.len);
+        memcpy(p + off, packed.base, packed.len);
+        conn_write_commit(w->c, off + packed.len);
+    }
+    buf_free(&plain);
+    buf_free(&packed);
+    if (!p) return conn_closing(w->c) ? RS_ECLOSED : RS_ENOMEM;
+    return conn_closing(w->c) ? RS_ETOOBIG : 0;
+}
+
 int ws_sendv(ws_conn_t *w, const struct iovec *iov, int n, bool binary)
 {
     if (w->close_sent) return RS_ECLOSED;
-    return write_framev(w, binary ? WS_OP_BINARY : WS_OP_TEXT, iov, n);
+    int op = binary ? WS_OP_BINARY : WS_OP_TEXT;
+    if (w->deflate) return write_compressed(w, op, iov, n);
+    return write_framev(w, op, iov, n);
 }
 
 int ws_send2(ws_conn_t *w, const void *a, size_t alen, const void *b, size_t blen, bool binary)
 {
-    if (w->close_sent) return RS_ECLOSED;
-    return write_frame(w, binary ? WS_OP_BINARY : WS_OP_TEXT, a, alen, b, blen);
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    return ws_sendv(w, iov, 2, binary);
 }
 
 int ws_send(ws_conn_t *w, const void *data, size_t len, bool binary)
@@ -124,6 +154,25 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
             break;
         case WS_EV_DATA: {
             bool binary = !(ev.flags & WS_DATA_TEXT);
+            if (ev.flags & WS_DATA_COMPRESSED) {
+                if (ev.flags & WS_DATA_FIRST) w->msg.len = 0;
+                int rc = w->deflate ? ws_deflate_inflate(w->deflate, ev.data, ev.len,
+                                                         (ev.flags & WS_DATA_FINAL) != 0, !binary, &w->msg)
+                                    : RS_EPROTO;
+                if (rc) {
+                    int code = rc == RS_ETOOBIG ? WS_CLOSE_TOO_BIG
+                               : rc == RS_ENOMEM ? WS_CLOSE_INTERNAL
+                                                 : WS_CLOSE_INVALID_DATA;
+                    send_close(w, code, rc == RS_ETOOBIG ? "message too big" : "invalid compressed data");
+                    conn_close_after_flush(c, CLOSE_WAIT_MS);
+                    return (ssize_t)len;
+                }
+                if (ev.flags & WS_DATA_FINAL) {
+                    if (!w->close_sent) deliver(w, w->msg.base, w->msg.len, binary);
+                    buf_free(&w->msg);
+                }
+                break;
+            }
             if ((ev.flags & WS_DATA_FIRST) && (ev.flags & WS_DATA_FINAL)) {
                 /* The common case: a whole message in one read, delivered in place. */
                 if (!w->close_sent) deliver(w, ev.data, ev.len, binary);
@@ -183,6 +232,7 @@ static void ws_on_close(conn_t *c, int err)
     if (!w->close_received && !w->close_sent) code = WS_CLOSE_ABNORMAL;
     if (w->ops && w->ops->on_close) w->ops->on_close(w, w->user, code);
     buf_free(&w->msg);
+    ws_deflate_free(w->deflate);
     free(w);
 }
 
@@ -200,18 +250,53 @@ static const conn_handler_t ws_handler = {
     .on_stop = ws_on_stop,
 };
 
-/* Called by ws_accept once the handshake is answered. */
-static ws_conn_t *ws_conn_start(http_req_t *r, const ws_options_t *opts, const ws_conn_ops_t *ops,
-                                void *user, struct ws_deflate *deflate)
+ws_conn_t *ws_accept(http_req_t *r, const ws_options_t *opts, const ws_conn_ops_t *ops, void *user)
 {
+    ws_handshake_config_t hc = {0};
+    size_t np = 0;
+    if (opts->protocols)
+        while (opts->protocols[np]) np++;
+    hc.subprotocols = opts->protocols;
+    hc.n_subprotocols = np;
+    hc.deflate = opts->deflate;
+    /* Without context takeover on our side the compressor can be freed between messages:
+     * memory per idle connection stays small. */
+    hc.deflate_server_no_context_takeover = true;
+    ws_handshake_t hs;
+    if (ws_handshake_check(http_req_head(r), &hc, &hs) < 0) {
+        if (hs.status == 426) {
+            http_req_add_header(r, "Sec-WebSocket-Version", "13");
+            http_req_add_header(r, "Upgrade", "websocket");
+        }
+        http_req_close_after(r);
+        http_respond_error(r, hs.status ? hs.status : 400, hs.error ? hs.error : "Bad WebSocket handshake");
+        return NULL;
+    }
+    uint32_t max = opts->max_message ? opts->max_message : WS_DEFAULT_MAX_MESSAGE;
+    ws_deflate_t *deflate = NULL;
+    if (hs.deflate.enabled && !(deflate = ws_deflate_new(&hs.deflate, max, -1, 8))) {
+        http_req_close_after(r);
+        http_respond_error(r, 503, "Service Unavailable");
+        return NULL;
+    }
     ws_conn_t *w = calloc(1, sizeof *w);
-    if (!w) return NULL;
+    buf_t resp = BUF_INIT;
+    if (!w || ws_handshake_write_response(&resp, &hs, http_req_extra_headers(r))) {
+        free(w);
+        ws_deflate_free(deflate);
+        buf_free(&resp);
+        http_req_close_after(r);
+        http_respond_error(r, 503, "Service Unavailable");
+        return NULL;
+    }
     w->c = http_req_conn(r);
     w->ops = ops;
     w->user = user;
     w->deflate = deflate;
-    ws_parser_config_t pc = {.max_message = opts->max_message, .deflate = deflate != NULL};
+    ws_parser_config_t pc = {.max_message = max, .deflate = deflate != NULL};
     ws_parser_init(&w->parser, &pc);
+    conn_write(w->c, resp.base, resp.len);
+    buf_free(&resp);
     http_req_upgrade(r, &ws_handler, w);
     return w;
 }
