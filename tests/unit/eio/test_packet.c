@@ -58,7 +58,7 @@ static int decode_all(span_t body, size_t max, buf_t *log)
 TEST(decodes_every_text_type)
 {
     for (int t = 0; t <= 6; t++) {
-        char s[8];
+        char s[16];
         snprintf(s, sizeof s, "%dxy", t);
         eio_packet_t p;
         span_t in = guarded(s, 3);
