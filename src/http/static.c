@@ -148,7 +148,6 @@ void http_static_handle(http_req_t *r, void *arg)
         http_respond(r, 304, NULL, NULL, 0);
         return;
     }
-    const char *base = strrchr(rel, '/');
     const char *ctype = http_mime_type(span_cstr(rel));
     if (span_eq_cstr(h->method, "HEAD")) {
         close(fd);

@@ -898,7 +898,7 @@ static void handle_connect(sio_client_t *c, sio_packet_t *p)
         if (pid && offset && sio_recovery_restore(nsp->recovery, pid, offset, &rec) == 0) restored = true;
     }
     if (restored) {
-        snprintf(s->id, sizeof s->id, "%s", rec.sid);
+        snprintf(s->id, sizeof s->id, "%.*s", SOCKET_ID_LEN, rec.sid);
         s->pid = rec.pid;
         rec.pid = NULL;
     } else {
