@@ -63,8 +63,9 @@ int http_static_path_safe(const char *path, size_t len)
     return 0;
 }
 
-static int open_file(http_static_t *st, const char *rel, struct stat *sb)
+static int open_file(http_static_t *st, const char *rel, struct stat *sb, int *was_dir)
 {
+    *was_dir = 0;
     int fd = openat(st->rootfd, rel[0] ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return -1;
     if (fstat(fd, sb) < 0) {
@@ -72,6 +73,7 @@ static int open_file(http_static_t *st, const char *rel, struct stat *sb)
         return -1;
     }
     if (S_ISDIR(sb->st_mode)) {
+        *was_dir = 1;
         int f2 = openat(fd, "index.html", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         close(fd);
         if (f2 < 0) return -1;
@@ -115,12 +117,13 @@ void http_static_handle(http_req_t *r, void *arg)
     }
     struct stat sb;
     const char *rel = path + 1;
-    int fd = open_file(st, rel, &sb);
+    int was_dir = 0;
+    int fd = open_file(st, rel, &sb, &was_dir);
     int fallback = 0;
     if (fd < 0) {
         const char *last = strrchr(path, '/');
         if (st->spa_fallback && !strchr(last, '.')) {
-            fd = open_file(st, "index.html", &sb);
+            fd = open_file(st, "index.html", &sb, &was_dir);
             fallback = 1;
             rel = "index.html";
         }
@@ -148,7 +151,7 @@ void http_static_handle(http_req_t *r, void *arg)
         http_respond(r, 304, NULL, NULL, 0);
         return;
     }
-    const char *ctype = http_mime_type(span_cstr(rel));
+    const char *ctype = http_mime_type(span_cstr(was_dir ? "index.html" : rel));
     if (span_eq_cstr(h->method, "HEAD")) {
         close(fd);
         http_respond(r, 200, ctype, NULL, (size_t)sb.st_size); /* head only: length, no body */

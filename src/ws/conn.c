@@ -44,6 +44,8 @@ void ws_set_user(ws_conn_t *w, const ws_conn_ops_t *ops, void *user)
     w->user = user;
 }
 
+static void send_close(ws_conn_t *w, int code, const char *reason);
+
 static int write_framev(ws_conn_t *w, int opcode, const struct iovec *iov, int n)
 {
     size_t len = 0;

@@ -73,10 +73,10 @@ export async function startRoost(opts = {}) {
       });
     });
     port = await ready;
-    return exited;
+    return { exited };
   }
 
-  let exited = await boot();
+  let { exited } = await boot();
   const r = {
     get url() { return `http://127.0.0.1:${port}`; },
     get port() { return port; },
@@ -102,7 +102,7 @@ export async function startRoost(opts = {}) {
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await r.stop();
-      exited = await boot();
+      ({ exited } = await boot());
       return r;
     },
     async cleanup() {
