@@ -270,11 +270,15 @@ static int derive(http_request_head_t *h, int *status)
         h->body_kind = HTTP_BODY_LENGTH;
         h->content_length = cl;
     }
-    if (h->minor_version == 1)
+    if (h->minor_version == 1) {
         h->keep_alive = !conn_close;
-    else
+        h->upgrade = conn_upgrade && has_upgrade;
+    } else {
+        /* 1.0 knows neither Upgrade (RFC 9110 7.8) nor 100-continue (RFC 9110 10.1.1). */
         h->keep_alive = conn_keep && !conn_close;
-    h->upgrade = conn_upgrade && has_upgrade;
+        h->upgrade = 0;
+        h->expect_continue = 0;
+    }
     return 0;
 }
 

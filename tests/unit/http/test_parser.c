@@ -353,6 +353,8 @@ TEST(upgrade_rules)
     CHECK_EQ_INT(h->upgrade, 0);
     h = parse_ok("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgraded\r\nUpgrade: x\r\n\r\n");
     CHECK_EQ_INT(h->upgrade, 0);
+    h = parse_ok("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    CHECK_EQ_INT(h->upgrade, 0);
 }
 
 TEST(expect_continue)
@@ -361,6 +363,8 @@ TEST(expect_continue)
                                       "Expect: 100-Continue\r\n\r\n");
     CHECK_EQ_INT(h->expect_continue, 1);
     h = parse_ok("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continued\r\n\r\n");
+    CHECK_EQ_INT(h->expect_continue, 0);
+    h = parse_ok("POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
     CHECK_EQ_INT(h->expect_continue, 0);
 }
 
