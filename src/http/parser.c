@@ -38,6 +38,31 @@ static int fail(int *status, int code)
     return RS_EPROTO;
 }
 
+static bool is_ctl_byte(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* Does p[0..n) hold a control character other than HTAB? Header values are the bulk of a
+ * head, so eight bytes are tested at a time: a word is looked at bytewise only when it holds
+ * a byte below 0x20 (a tab, usually) or a DEL. */
+static bool has_ctl(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t x, del;
+        memcpy(&x, p + j, 8);
+        del = x ^ (0x7f * ones);
+        if ((((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs)
+            for (size_t k = j; k < j + 8; k++)
+                if (is_ctl_byte((unsigned char)p[k])) return true;
+    }
+    for (; j < n; j++)
+        if (is_ctl_byte((unsigned char)p[j])) return true;
+    return false;
+}
+
 /* ---- request line ---------------------------------------------------------------------- */
 
 static void split_path_query(span_t t, http_request_head_t *out)
@@ -116,10 +141,7 @@ static int parse_header_line(const char *b, size_t n, http_header_t *h)
     while (i < n && is_tchar(b[i])) i++;
     if (i == 0 || i == n || b[i] != ':') return 400; /* also whitespace before the colon */
     h->name = span_make(b, i);
-    for (size_t j = i + 1; j < n; j++) {
-        unsigned char c = (unsigned char)b[j];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return 400;
-    }
+    if (has_ctl(b + i + 1, n - i - 1)) return 400;
     h->value = span_trim(span_make(b + i + 1, n - i - 1));
     return 0;
 }
@@ -270,11 +292,15 @@ static int derive(http_request_head_t *h, int *status)
         h->body_kind = HTTP_BODY_LENGTH;
         h->content_length = cl;
     }
-    if (h->minor_version == 1)
+    if (h->minor_version == 1) {
         h->keep_alive = !conn_close;
-    else
+        h->upgrade = conn_upgrade && has_upgrade;
+    } else {
+        /* 1.0 knows neither Upgrade (RFC 9110 7.8) nor 100-continue (RFC 9110 10.1.1). */
         h->keep_alive = conn_keep && !conn_close;
-    h->upgrade = conn_upgrade && has_upgrade;
+        h->upgrade = 0;
+        h->expect_continue = 0;
+    }
     return 0;
 }
 
@@ -302,27 +328,33 @@ int http_parse_request_head(const char *buf, size_t len, size_t prev_len, http_r
     if (prev_len > 0 && prev_len - 1 > from) from = prev_len - 1;
     size_t last_lf = SIZE_MAX, bad = SIZE_MAX;
     bool new_lf = false;
-    for (size_t i = from; i < limit; i++) {
-        char c = buf[i];
-        if (c == '\n') {
-            if (i == start || buf[i - 1] != '\r') {
-                bad = i;
-                break;
-            }
-            if (i >= start + 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
-                size_t end = i + 1;
-                int rc = scan_lines(buf, start, end - 2, out, status);
-                if (rc < 0) return rc;
-                rc = derive(out, status);
-                if (rc < 0) return rc;
-                return (int)end;
-            }
-            last_lf = i;
-            if (i >= prev_len) new_lf = true;
-        } else if (c == '\r' && i + 1 < limit && buf[i + 1] != '\n') {
-            bad = i;
+    for (size_t seg = from;;) {
+        const char *lfp = seg < limit ? memchr(buf + seg, '\n', limit - seg) : NULL;
+        size_t p = lfp ? (size_t)(lfp - buf) : limit;
+        /* Any CR before p - 1 (before the last byte when there is no LF) is not followed by
+         * an LF, so it is bare; a CR as the very last byte may still be. */
+        size_t cr_end = p > seg ? p - 1 : seg;
+        const char *crp = cr_end > seg ? memchr(buf + seg, '\r', cr_end - seg) : NULL;
+        if (crp) {
+            bad = (size_t)(crp - buf);
             break;
         }
+        if (!lfp) break;
+        if (p == start || buf[p - 1] != '\r') {
+            bad = p;
+            break;
+        }
+        if (p >= start + 3 && buf[p - 2] == '\n' && buf[p - 3] == '\r') {
+            size_t end = p + 1;
+            int rc = scan_lines(buf, start, end - 2, out, status);
+            if (rc < 0) return rc;
+            rc = derive(out, status);
+            if (rc < 0) return rc;
+            return (int)end;
+        }
+        last_lf = p;
+        if (p >= prev_len) new_lf = true;
+        seg = p + 1;
     }
     size_t stop = bad != SIZE_MAX ? bad : limit;
 
@@ -388,11 +420,6 @@ enum {
     CK_ERROR,
 };
 
-static bool is_ctl(unsigned char c)
-{
-    return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
 int http_chunked_decode(http_chunked_t *st, char *buf, size_t *len, size_t *consumed)
 {
     size_t n = *len, in = 0, outp = 0;
@@ -448,7 +475,8 @@ int http_chunked_decode(http_chunked_t *st, char *buf, size_t *len, size_t *cons
             }
             if (st->state == CK_SIZE_WS && c == ';')
                 st->state = CK_EXT;
-            else if (st->state == CK_SIZE_WS ? c != ' ' && c != '\t' : is_ctl((unsigned char)c))
+            else if (st->state == CK_SIZE_WS ? c != ' ' && c != '\t'
+                                             : is_ctl_byte((unsigned char)c))
                 goto error;
             if (++st->ext_len > HTTP_MAX_LINE) goto error;
             break;
@@ -479,7 +507,7 @@ int http_chunked_decode(http_chunked_t *st, char *buf, size_t *len, size_t *cons
                 st->state = CK_TRAILER_LF;
                 break;
             }
-            if (is_ctl((unsigned char)c)) goto error;
+            if (is_ctl_byte((unsigned char)c)) goto error;
             if (++st->ext_len > HTTP_MAX_LINE || ++st->remaining > HTTP_MAX_HEAD) goto error;
             break;
         case CK_TRAILER_LF:

@@ -44,8 +44,8 @@ typedef struct http_request_head {
     enum http_body_kind body_kind;
     uint64_t content_length; /* valid when body_kind == HTTP_BODY_LENGTH (may be 0) */
     int keep_alive;      /* 1.1 default on unless "Connection: close"; 1.0 only with keep-alive */
-    int upgrade;         /* "Connection" lists "upgrade" and an "Upgrade" header is present */
-    int expect_continue; /* "Expect: 100-continue" */
+    int upgrade;         /* 1.1, "Connection" lists "upgrade" and an "Upgrade" header exists */
+    int expect_continue; /* 1.1 and "Expect: 100-continue" */
 } http_request_head_t;
 
 /* Parse a request head from buf[0..len). buf may hold more than the head (a body, or the next

@@ -353,6 +353,8 @@ TEST(upgrade_rules)
     CHECK_EQ_INT(h->upgrade, 0);
     h = parse_ok("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgraded\r\nUpgrade: x\r\n\r\n");
     CHECK_EQ_INT(h->upgrade, 0);
+    h = parse_ok("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    CHECK_EQ_INT(h->upgrade, 0);
 }
 
 TEST(expect_continue)
@@ -361,6 +363,8 @@ TEST(expect_continue)
                                       "Expect: 100-Continue\r\n\r\n");
     CHECK_EQ_INT(h->expect_continue, 1);
     h = parse_ok("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continued\r\n\r\n");
+    CHECK_EQ_INT(h->expect_continue, 0);
+    h = parse_ok("POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
     CHECK_EQ_INT(h->expect_continue, 0);
 }
 
@@ -598,6 +602,21 @@ TEST(request_line_limit)
     /* Reported before the line ends: max+1 bytes that cannot be the start of a CRLF. */
     CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE), 0);
     CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE + 1), 414);
+    CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE + 2), 414); /* max+1 bytes, then CR */
+    free(b);
+    /* Far past the limit, whole and after an earlier incomplete call. */
+    b = request_line_of(HTTP_MAX_LINE + 300, "Host: h\r\n\r\n", &n);
+    CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE + 250), 414);
+    http_request_head_t h;
+    int st = 0;
+    CHECK_EQ_INT(http_parse_request_head(b, 8000, 0, &h, &st), RS_EMORE);
+    CHECK_EQ_INT(http_parse_request_head(b, HTTP_MAX_LINE + 250, 8000, &h, &st), RS_EPROTO);
+    CHECK_EQ_INT(st, 414);
+    /* A bare LF right after max bytes is a length problem, after fewer a syntax one. */
+    b[HTTP_MAX_LINE + 1] = '\n';
+    CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE + 250), 414);
+    b[HTTP_MAX_LINE] = '\n';
+    CHECK_EQ_INT(status_of(b, HTTP_MAX_LINE + 250), 400);
     free(b);
     /* max bytes then CR: still possibly the end of the line. */
     b = request_line_of(HTTP_MAX_LINE, "", &n);
@@ -637,6 +656,17 @@ TEST(header_line_limit)
     size_t pl = strlen("GET / HTTP/1.1\r\nHost: h\r\n");
     CHECK_EQ_INT(status_of(b, pl + HTTP_MAX_LINE), 0);
     CHECK_EQ_INT(status_of(b, pl + HTTP_MAX_LINE + 1), 431);
+    free(b);
+    b = header_line_of(HTTP_MAX_LINE + 300, &n);
+    CHECK_EQ_INT(status_of(b, pl + HTTP_MAX_LINE + 250), 431);
+    http_request_head_t h;
+    int st = 0;
+    CHECK_EQ_INT(http_parse_request_head(b, pl + 8000, 0, &h, &st), RS_EMORE);
+    CHECK_EQ_INT(http_parse_request_head(b, pl + HTTP_MAX_LINE + 250, pl + 8000, &h, &st),
+                 RS_EPROTO);
+    CHECK_EQ_INT(st, 431);
+    b[pl + HTTP_MAX_LINE] = '\n';
+    CHECK_EQ_INT(status_of(b, pl + HTTP_MAX_LINE + 250), 400);
     free(b);
     /* A long line after a malformed short one: the limit is reported. */
     b = header_line_of(HTTP_MAX_LINE + 1, &n);
@@ -943,6 +973,7 @@ TEST(chunked_errors)
     CHUNKED_BAD("5\r\nhello\rX0\r\n\r\n");
     CHUNKED_BAD("5\r\nhello\n0\r\n\r\n");
     CHUNKED_BAD("5\r\nhello0\r\n\r\n");
+    CHUNKED_BAD("5\r\nhelloX\n0\r\n\r\n");
     CHUNKED_BAD("5;a\x01\r\nhello\r\n0\r\n\r\n");
     CHUNKED_BAD("5;a\nb\r\nhello\r\n0\r\n\r\n");
     CHUNKED_BAD("0\r\nT: \x01\r\n\r\n");
