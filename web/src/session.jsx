@@ -149,14 +149,14 @@ export function SessionProvider({ children }) {
             else if (reason === 'io server disconnect') setConn({ state: 'offline', attempt: 0 });
             else setConn({ state: 'reconnecting', attempt: 0 });
         };
-        const onConnectError = (err) => {
-            // A server that authenticates at CONNECT time from the cookies refuses a bad
-            // session with CONNECT_ERROR; the seed's answer to a failed auth applies.
-            if (err && err.message === 'unauthorized' && hasCredentials(credsRef.current)) {
-                signOutHere('Your session is no longer valid. Please log in again.');
-            } else if (!socket.active) {
-                setConn({ state: 'offline', attempt: 0 });
-            }
+        const onConnectError = () => {
+            // Transport trouble leaves the socket active: the manager retries and reports
+            // attempts. An inactive socket means the server refused the CONNECT itself, which a
+            // server authenticating from the cookies at connect time does for a bad session
+            // (CONNECT_ERROR "unauthorized"): the seed's answer to a failed auth applies.
+            if (socket.active) return;
+            if (hasCredentials(credsRef.current)) signOutHere('Your session is no longer valid. Please log in again.');
+            else setConn({ state: 'offline', attempt: 0 });
         };
         const onAttempt = (n) => setConn({ state: 'reconnecting', attempt: n });
         const onFailed = () => setConn({ state: 'offline', attempt: RECONNECT_ATTEMPTS });

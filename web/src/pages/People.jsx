@@ -19,10 +19,10 @@ const OPEN_CHAT = `mutation Open($userId: ID!) { getLocation(userId: $userId) { 
 
 function UserRow({ user, isMe, onToggle, onMessage, busy }) {
     return (
-        <li className="row" data-testid="user-row" data-username={user.username} data-user-id={user.id}>
+        <li className="row row-person" data-testid="user-row" data-username={user.username} data-user-id={user.id}>
             <Avatar user={user} />
             <div className="row-main">
-                <div className="row-title">
+                <div className="row-title row-title-start">
                     <span className="name">{displayName(user)}</span>
                     {user.online && (
                         <span className="online-dot" title="Online">
@@ -30,7 +30,7 @@ function UserRow({ user, isMe, onToggle, onMessage, busy }) {
                         </span>
                     )}
                 </div>
-                <div className="row-sub muted">
+                <div className="row-meta muted">
                     <span>@{user.username}</span> ·{' '}
                     <span data-testid="follower-count" data-count={user.followerCount}>
                         {plural(user.followerCount, 'follower', 'followers')}
