@@ -3,6 +3,7 @@
 // indicator walks through reconnecting -> offline -> Retry when roost stops and comes back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -212,11 +213,12 @@ test('web client: portal, people, chats, live updates, session and reconnection'
 
     await t.test('a wrong secret lands on /portal with both cookies gone', async () => {
         const { id } = await cookieMap(a.context);
-        // On load.
+        const wrong = () => crypto.randomBytes(32).toString('base64url'); // well-formed, wrong
+        // On load: A's id with a wrong secret.
         const c = await openPerson(browser, roost.url, { name: 'C' });
         await c.context.addCookies([
             { name: 'id', value: id.value, url: roost.url, sameSite: 'Strict' },
-            { name: 'secretkey', value: 'AAAAwrongwrongwrongwrongwrongwrongwrongAAAA', url: roost.url, sameSite: 'Strict' },
+            { name: 'secretkey', value: wrong(), url: roost.url, sameSite: 'Strict' },
         ]);
         await c.page.goto('/chats');
         await waitForPath(c.page, /^\/portal$/);
@@ -227,11 +229,12 @@ test('web client: portal, people, chats, live updates, session and reconnection'
         await c.page.getByTestId('signed-out-note').waitFor();
         await screenshot(c.page, 'portal-signed-out');
 
-        // When the cookies change under a running page (the seed's cookie effect).
+        // When the cookies change under a running page (the seed's cookie effect); an unknown id
+        // this time, so A's account collects only one failure against any rate limit.
         await connected(c.page);
         await c.context.addCookies([
-            { name: 'id', value: id.value, url: roost.url, sameSite: 'Strict' },
-            { name: 'secretkey', value: 'BBBBwrongwrongwrongwrongwrongwrongwrongBBBB', url: roost.url, sameSite: 'Strict' },
+            { name: 'id', value: wrong().slice(0, 16), url: roost.url, sameSite: 'Strict' },
+            { name: 'secretkey', value: wrong(), url: roost.url, sameSite: 'Strict' },
         ]);
         await c.page.waitForFunction(() => !/(^|;\s*)(id|secretkey)=/.test(document.cookie), null, { timeout: 15000 });
         await waitForPath(c.page, /^\/portal$/);
