@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "app/conformance.h"
+#include "app/metrics.h"
 #include "eio/server.h"
 #include "http/server.h"
 #include "http/static.h"
@@ -35,6 +36,7 @@ struct roost {
     eio_server_t *eio;       /* Socket.IO's Engine.IO at cfg.path */
     eio_server_t *eio_echo;  /* conformance: raw Engine.IO echo at /engine.io/ */
     bool ws_deflate;
+    metrics_sources_t metrics;
 };
 
 /* SIGTERM on each worker: close the real-time sessions politely so clients reconnect. */
@@ -73,6 +75,8 @@ static int setup_realtime(roost_t *r)
     http_route(r->http, NULL, cfg->path, HTTP_ROUTE_PREFIX | HTTP_ROUTE_UPGRADE, cfg->max_payload,
                eio_server_handle, r->eio);
     r->ws_deflate = cfg->ws_deflate;
+    r->metrics = (metrics_sources_t){.loops = r->loops, .nloops = r->nworkers, .eio = r->eio, .sio = r->sio};
+    http_route(r->http, "GET", "/metrics", 0, 0, metrics_handle, &r->metrics);
     if (cfg->conformance) {
         eio_config_t echo = ec;
         echo.path = "/engine.io/";
