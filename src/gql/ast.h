@@ -94,8 +94,9 @@ typedef struct gql_ast_selset {
 struct gql_ast_selection {
     enum gql_ast_sel_kind kind;
     gql_off_t loc;
-    span_t alias;     /* FIELD: base NULL when there is none */
-    span_t name;      /* FIELD: field name; SPREAD: fragment name */
+    span_t alias; /* FIELD: base NULL when there is none */
+    span_t name;  /* FIELD: field name; SPREAD: fragment name */
+    gql_off_t name_loc;
     span_t type_cond; /* INLINE: base NULL when there is none */
     gql_off_t type_cond_loc;
     gql_ast_arg_t *args; /* FIELD */
@@ -115,6 +116,7 @@ typedef struct gql_ast_vardef {
     span_t description;
     span_t name; /* without the '$' */
     gql_off_t loc;
+    gql_off_t name_loc;
     gql_ast_type_t *type;
     gql_ast_value_t *defval; /* NULL when there is no default */
     gql_ast_directive_t *directives;

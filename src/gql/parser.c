@@ -338,7 +338,7 @@ static int parse_selection(parser_t *p, gql_ast_selection_t **out)
         TRY(has_cond);
         if (!has_cond && peek(p, GQL_TOK_NAME)) {
             s->kind = GQL_SEL_SPREAD;
-            TRY(parse_name(p, &s->name, NULL));
+            TRY(parse_name(p, &s->name, &s->name_loc));
             return parse_directives(p, 0, &s->directives);
         }
         s->kind = GQL_SEL_INLINE;
@@ -351,14 +351,16 @@ static int parse_selection(parser_t *p, gql_ast_selection_t **out)
     }
     s->kind = GQL_SEL_FIELD;
     span_t first;
-    TRY(parse_name(p, &first, NULL));
+    gql_off_t first_loc;
+    TRY(parse_name(p, &first, &first_loc));
     int aliased = expect_optional(p, GQL_TOK_COLON);
     TRY(aliased);
     if (aliased) {
         s->alias = first;
-        TRY(parse_name(p, &s->name, NULL));
+        TRY(parse_name(p, &s->name, &s->name_loc));
     } else {
         s->name = first;
+        s->name_loc = first_loc;
     }
     TRY(parse_arguments(p, 0, &s->args, &s->nargs));
     TRY(parse_directives(p, 0, &s->directives));
@@ -418,7 +420,7 @@ static int parse_operation(parser_t *p, gql_ast_def_t *d)
             v->loc = tok(p)->start;
             TRY(parse_description(p, &v->description));
             TRY(expect(p, GQL_TOK_DOLLAR));
-            TRY(parse_name(p, &v->name, NULL));
+            TRY(parse_name(p, &v->name, &v->name_loc));
             TRY(expect(p, GQL_TOK_COLON));
             TRY(parse_type_ref(p, &v->type));
             int has_default = expect_optional(p, GQL_TOK_EQUALS);
