@@ -386,9 +386,8 @@ static void resolve(gql_call_t *c)
         break;
     case I_DIR_LOCATIONS:
         out = json_array();
-        for (int i = 0; out && i < GQL_DL_COUNT; i++)
-            if (dd->locations & (1u << i))
-                json_array_append_new(out, json_string(gql_dir_loc_names[i]));
+        for (uint8_t i = 0; out && i < dd->nlocs; i++)
+            json_array_append_new(out, json_string(gql_dir_loc_names[dd->loc_order[i]]));
         break;
     case I_DIR_ARGS:
         out = input_list(c, dd->args, dd->nargs);

@@ -351,7 +351,7 @@ static int parse_selection(parser_t *p, gql_ast_selection_t **out)
     }
     s->kind = GQL_SEL_FIELD;
     span_t first;
-    gql_off_t first_loc;
+    gql_off_t first_loc = 0;
     TRY(parse_name(p, &first, &first_loc));
     int aliased = expect_optional(p, GQL_TOK_COLON);
     TRY(aliased);

@@ -216,6 +216,7 @@ typedef struct builder {
     buf_t *err;
     int nerr;
     const gql_ast_doc_t *doc; /* the document being processed, for error locations */
+    const gql_ast_doc_t *idoc, *udoc;
 } builder_t;
 
 static void berr(builder_t *b, gql_off_t at, const char *fmt, ...)
@@ -443,7 +444,11 @@ static void declare(builder_t *b, const gql_ast_doc_t *doc)
             dd->repeatable = d->repeatable;
             for (const gql_ast_name_t *l = d->members; l; l = l->next)
                 for (int i = 0; i < GQL_DL_COUNT; i++)
-                    if (span_eq_cstr(l->name, gql_dir_loc_names[i])) dd->locations |= 1u << i;
+                    if (span_eq_cstr(l->name, gql_dir_loc_names[i]) &&
+                        !(dd->locations & (1u << i))) {
+                        dd->locations |= 1u << i;
+                        dd->loc_order[dd->nlocs++] = (uint8_t)i;
+                    }
             dd->args = build_inputs(b, d->inputs, &dd->nargs, dd->name);
             b->s->directives[b->s->ndirectives++] = dd;
             continue;
@@ -587,11 +592,46 @@ oom:
     if (b->err) buf_append_cstr(b->err, "out of memory\n");
 }
 
-/* Pass 3: default values, once every input type has its fields. */
+/* Pass 3: default values. A default like {n: 1} picks up the defaults of the input type's
+ * own fields, so an input type's field defaults are built before anything that uses it. */
+static const gql_ast_doc_t *doc_of(builder_t *b, const gql_type_t *t);
+
+static void input_defaults(builder_t *b, gql_type_t *t);
+
+static void ensure_defaults(builder_t *b, gql_type_t *t)
+{
+    t = gql_named_type(t);
+    if (t && t->kind == GQL_INPUT_OBJECT && t->defaults_state == 0) input_defaults(b, t);
+}
+
+static void input_defaults(builder_t *b, gql_type_t *t)
+{
+    t->defaults_state = 1; /* a cycle through required fields is refused elsewhere */
+    const gql_ast_doc_t *doc = doc_of(b, t), *saved = b->doc;
+    const gql_ast_def_t *d0 = t->ast;
+    for (uint32_t i = 0; i < t->ninputs; i++)
+        if (t->inputs[i].type) ensure_defaults(b, t->inputs[i].type);
+    b->doc = doc;
+    for (const gql_ast_def_t *d = doc->defs; d; d = d->next) {
+        if (d != d0 && !(d->extend && def_is_type(d) && span_eq_cstr(d->name, t->name))) continue;
+        for (const gql_ast_inputval_t *iv = d->inputs; iv; iv = iv->next) {
+            gql_input_value_t *fd =
+                (gql_input_value_t *)gql_find_arg(t->inputs, t->ninputs, iv->name);
+            if (fd && !fd->defval) build_default(b, fd, iv->defval, t->name);
+        }
+    }
+    b->doc = saved;
+    t->defaults_state = 2;
+}
+
 static void define_defaults(builder_t *b, const gql_ast_doc_t *doc, gql_type_t *t)
 {
+    if (t->kind == GQL_INPUT_OBJECT) {
+        ensure_defaults(b, t);
+        return;
+    }
     const gql_ast_def_t *d0 = t->ast;
-    uint32_t fi = 0, ii = 0;
+    uint32_t fi = 0;
     for (const gql_ast_def_t *d = doc->defs; d; d = d->next) {
         if (d != d0 && !(d->extend && def_is_type(d) && span_eq_cstr(d->name, t->name))) continue;
         for (const gql_ast_fielddef_t *f = d->fields; f; f = f->next) {
@@ -602,13 +642,12 @@ static void define_defaults(builder_t *b, const gql_ast_doc_t *doc, gql_type_t *
             char owner[300];
             snprintf(owner, sizeof owner, "%s.%s", t->name, fd->name);
             uint32_t ai = 0;
-            for (const gql_ast_inputval_t *iv = f->args; iv && ai < fd->nargs; iv = iv->next, ai++)
+            for (const gql_ast_inputval_t *iv = f->args; iv && ai < fd->nargs;
+                 iv = iv->next, ai++) {
+                if (fd->args[ai].type) ensure_defaults(b, fd->args[ai].type);
+                b->doc = doc;
                 build_default(b, &fd->args[ai], iv->defval, owner);
-        }
-        for (const gql_ast_inputval_t *iv = d->inputs; iv; iv = iv->next) {
-            gql_input_value_t *fd =
-                (gql_input_value_t *)gql_find_arg(t->inputs, t->ninputs, iv->name);
-            if (fd && !fd->defval && ii < t->ninputs) build_default(b, fd, iv->defval, t->name);
+            }
         }
     }
 }
@@ -740,13 +779,18 @@ static uint32_t count_defs(const gql_ast_doc_t *d)
     return d ? d->ndefs : 0;
 }
 
+static const gql_ast_doc_t *doc_of(builder_t *b, const gql_type_t *t)
+{
+    return t->introspection ? b->idoc : b->udoc;
+}
+
 int gql_schema_build(const char *sdl, size_t len, gql_schema_t **out, buf_t *err)
 {
     *out = NULL;
     gql_schema_t *s = calloc(1, sizeof *s);
     if (!s) return RS_ENOMEM;
     gql_arena_init(&s->arena, 0);
-    builder_t b = {s, err, 0, NULL};
+    builder_t b = {s, err, 0, NULL, NULL, NULL};
     int rc = RS_ENOMEM;
     gql_parse_error_t perr;
     gql_ast_doc_t *idoc = NULL, *udoc = NULL;
@@ -769,6 +813,8 @@ int gql_schema_build(const char *sdl, size_t len, gql_schema_t **out, buf_t *err
         if (rc != RS_ENOMEM) rc = RS_EPROTO;
         goto fail;
     }
+    b.idoc = idoc;
+    b.udoc = udoc;
     rc = RS_ENOMEM;
     uint32_t cap = 5 + count_defs(idoc) + count_defs(udoc);
     s->types = gql_arena_alloc(&s->arena, cap * sizeof *s->types);
@@ -804,8 +850,11 @@ int gql_schema_build(const char *sdl, size_t len, gql_schema_t **out, buf_t *err
                 if (d->kind != GQL_DEF_DIRECTIVE || !span_eq_cstr(d->name, dd->name)) continue;
                 uint32_t ai = 0;
                 for (const gql_ast_inputval_t *iv = d->inputs; iv && ai < dd->nargs;
-                     iv = iv->next, ai++)
+                     iv = iv->next, ai++) {
+                    if (dd->args[ai].type) ensure_defaults(&b, dd->args[ai].type);
+                    b.doc = docs[k];
                     build_default(&b, &dd->args[ai], iv->defval, dd->name);
+                }
             }
         }
     }

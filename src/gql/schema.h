@@ -94,7 +94,8 @@ struct gql_type {
     void *scalar_udata;
 
     uint32_t index;
-    const void *ast; /* the defining gql_ast_def_t while building */
+    uint8_t defaults_state; /* building: 0 not yet, 1 in progress, 2 done */
+    const void *ast;        /* the defining gql_ast_def_t while building */
 };
 
 enum gql_dir_loc {
@@ -127,7 +128,9 @@ typedef struct gql_directive_def {
     const char *description;
     gql_input_value_t *args;
     uint32_t nargs;
-    uint32_t locations; /* enum gql_dir_loc bits */
+    uint32_t locations;              /* enum gql_dir_loc bits */
+    uint8_t loc_order[GQL_DL_COUNT]; /* bit numbers in the order declared */
+    uint8_t nlocs;
     bool repeatable;
 } gql_directive_def_t;
 

@@ -505,7 +505,10 @@ static bool sub_conflicts(vctx_t *v, bool mutex, const ofield_t *a, const ofield
         for (uint32_t j = 0; j < m2.n; j++) {
             if (!span_eq(key, gql_ast_response_name(m2.v[j].node))) continue;
             conflict_t c = {0};
-            if (find_conflict(v, mutex, &m1.v[i], &m2.v[j], &c, depth + 1)) {
+            /* graphql-js compares a field met directly before one met through a fragment. */
+            const ofield_t *x = &m1.v[i], *y = &m2.v[j];
+            if (x->origin >= 0 && y->origin < 0) x = &m2.v[j], y = &m1.v[i];
+            if (find_conflict(v, mutex, x, y, &c, depth + 1)) {
                 buf_appendf(&out->reason, "%s\"%.*s\" conflict because %.*s",
                             any ? " and " : "subfields ", (int)key.len, key.base, (int)c.reason.len,
                             c.reason.base ? c.reason.base : "");
@@ -592,6 +595,7 @@ static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_se
         for (uint32_t i = g; i < e && !v->aborted; i++) {
             for (uint32_t j = i + 1; j < e && !v->aborted; j++) {
                 const ofield_t *a = &all.v[idx[i]], *b = &all.v[idx[j]];
+                if (a->origin >= 0 && b->origin < 0) a = &all.v[idx[j]], b = &all.v[idx[i]];
                 /* Pairs inside one named fragment are checked where it is defined. */
                 if (a->origin >= 0 && a->origin == b->origin) continue;
                 conflict_t c = {0};
@@ -647,16 +651,53 @@ static void visit_selset(vctx_t *v, const gql_type_t *parent, const gql_ast_sels
                 const char *names[256];
                 uint32_t n = 0;
                 if (gql_is_abstract(parent)) {
-                    for (uint32_t i = 0; i < parent->npossible && n < 256; i++)
-                        if (gql_schema_field(v->s, parent->possible[i], sel->name))
-                            names[n++] = parent->possible[i]->name;
+                    /* graphql-js: the possible types and their interfaces that have the
+                     * field, most used first, an interface before its implementations. */
+                    const gql_type_t *cand[256];
+                    uint32_t uses[256];
+                    for (uint32_t i = 0; i < parent->npossible; i++) {
+                        const gql_type_t *pt = parent->possible[i];
+                        if (!gql_schema_field(v->s, pt, sel->name)) continue;
+                        const gql_type_t *add[65];
+                        uint32_t na = 0;
+                        add[na++] = pt;
+                        for (uint32_t k = 0; k < pt->ninterfaces && na < 65; k++)
+                            if (gql_schema_field(v->s, pt->interfaces[k], sel->name))
+                                add[na++] = pt->interfaces[k];
+                        for (uint32_t k = 0; k < na; k++) {
+                            uint32_t m = 0;
+                            while (m < n && cand[m] != add[k]) m++;
+                            if (m == n) {
+                                if (n == 256) continue;
+                                cand[n] = add[k];
+                                uses[n++] = 0;
+                            }
+                            uses[m]++;
+                        }
+                    }
+                    for (uint32_t i = 1; i < n; i++) { /* insertion sort, n is small */
+                        for (uint32_t j = i; j > 0; j--) {
+                            const gql_type_t *x = cand[j - 1], *y = cand[j];
+                            int before = uses[j] > uses[j - 1] ||
+                                         (uses[j] == uses[j - 1] &&
+                                          ((y->kind == GQL_INTERFACE && gql_is_subtype(x, y)) ||
+                                           (!(x->kind == GQL_INTERFACE && gql_is_subtype(y, x)) &&
+                                            strcmp(y->name, x->name) < 0)));
+                            if (!before) break;
+                            cand[j - 1] = y, cand[j] = x;
+                            uint32_t t = uses[j - 1];
+                            uses[j - 1] = uses[j], uses[j] = t;
+                        }
+                    }
+                    for (uint32_t i = 0; i < n; i++) names[i] = cand[i]->name;
                     if (n) {
                         buf_append_cstr(&b, " Did you mean to use an inline fragment on ");
-                        for (uint32_t i = 0; i < n && i < 5; i++) {
-                            uint32_t shown = n < 5 ? n : 5;
+                        uint32_t shown = n < 5 ? n : 5;
+                        for (uint32_t i = 0; i < shown; i++) {
                             if (i)
-                                buf_append_cstr(&b, shown == 2 ? " or "
-                                                               : (i == shown - 1 ? ", or " : ", "));
+                                buf_append_cstr(&b, shown == 2       ? " or "
+                                                    : i == shown - 1 ? ", or "
+                                                                     : ", ");
                             buf_appendf(&b, "\"%s\"", names[i]);
                         }
                         buf_append_byte(&b, '?');
@@ -922,10 +963,11 @@ static void check_variables(vctx_t *v, def_info_t *di)
         def_info_t *d = &v->defs[queue[qi]];
         for (uint32_t k = 0; k < d->nusages && !v->aborted; k++) {
             const usage_t *u = &d->usages[k];
-            const gql_ast_vardef_t *vd = op->vars;
+            bool defined = false;
             uint32_t vi = 0;
-            while (vd && !span_eq(vd->name, u->name)) vd = vd->next, vi++;
-            if (!vd) {
+            for (const gql_ast_vardef_t *vd = op->vars; vd; vd = vd->next, vi++)
+                if (span_eq(vd->name, u->name)) defined = used[vi] = true;
+            if (!defined) {
                 gql_off_t locs[2] = {u->loc, op->loc};
                 if (op->name.base)
                     report(v, &di->leave, locs, 2,
@@ -934,9 +976,7 @@ static void check_variables(vctx_t *v, def_info_t *di)
                 else
                     report(v, &di->leave, locs, 2, "Variable \"$%.*s\" is not defined.",
                            (int)u->name.len, u->name.base);
-                continue;
             }
-            used[vi] = true;
         }
     }
     uint32_t vi = 0;

@@ -637,8 +637,12 @@ static int coerce_leaf(const gql_type_t *t, json_t *in, json_t **out, buf_t *msg
     if (t->kind == GQL_ENUM) {
         if (!json_is_string(in)) {
             buf_appendf(msg, "Enum \"%s\" cannot represent non-string value: ", t->name);
-            gql_inspect_json(in, msg);
+            buf_t shown = BUF_INIT;
+            gql_inspect_json(in, &shown);
+            buf_append(msg, shown.base, shown.len);
             buf_append_byte(msg, '.');
+            enum_suggest(t, buf_span(&shown), msg);
+            buf_free(&shown);
             return RS_EPROTO;
         }
         span_t name = span_make(json_string_value(in), json_string_length(in));
