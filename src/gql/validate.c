@@ -995,8 +995,10 @@ static void check_variables(vctx_t *v, def_info_t *di)
         for (uint32_t k = 0; k < d->nusages && !v->aborted; k++) {
             const usage_t *u = &d->usages[k];
             if (!u->type) continue;
-            const gql_ast_vardef_t *vd = op->vars;
-            while (vd && !span_eq(vd->name, u->name)) vd = vd->next;
+            /* With duplicates, the last definition counts (as in graphql-js). */
+            const gql_ast_vardef_t *vd = NULL;
+            for (const gql_ast_vardef_t *x = op->vars; x; x = x->next)
+                if (span_eq(x->name, u->name)) vd = x;
             if (!vd) continue;
             span_t unknown;
             gql_type_t *vt = gql_type_from_ast(v->s, v->arena, vd->type, &unknown);
