@@ -244,9 +244,25 @@ static int complete_object(gql_request_t *r, const gql_type_t *otype, json_t *va
         tasks[i] = c;
     }
     if (defer_tasks) return 0;
-    for (uint32_t i = col->n; i-- > 0;)
-        if (tasks[i]) push_task(r, tasks[i]);
+    for (uint32_t i = 0; i < col->n; i++) {
+        if (!tasks[i]) continue;
+        if (r->nbatch == r->cap_batch) {
+            uint32_t cap = r->cap_batch ? r->cap_batch * 2 : 64;
+            gql_call_t **nb = realloc(r->batch, cap * sizeof *nb);
+            if (!nb) return RS_ENOMEM;
+            r->batch = nb;
+            r->cap_batch = cap;
+        }
+        r->batch[r->nbatch++] = tasks[i];
+    }
     return 0;
+}
+
+/* Move the tasks made while completing one value onto the stack so that the first one made
+ * runs first: depth-first, in selection and list order, like graphql-js. */
+static void flush_batch(gql_request_t *r)
+{
+    while (r->nbatch) push_task(r, r->batch[--r->nbatch]);
 }
 
 static const gql_type_t *runtime_type(gql_request_t *r, gql_call_t *c, const gql_type_t *abstract,
@@ -375,6 +391,7 @@ static int process(gql_request_t *r, gql_call_t *c, json_t *value, bool failed, 
         field_error(r, c->node, c->group, msg ? msg : "Unknown error", ext);
     } else {
         rc = complete_value(r, c, c->fdef->type, value, c->node, 0);
+        flush_batch(r);
     }
     free(msg);
     return rc;
@@ -577,6 +594,7 @@ void gql_exec_start(gql_request_t *r)
     r->serial = r->op_type == GQL_OP_MUTATION;
     if (complete_object(r, root_type, r->root_value, r->root_fields, r->root, r->serial) < 0)
         goto oom;
+    flush_batch(r);
     nomem = false;
     drive(r);
     return;

@@ -575,6 +575,7 @@ void gql_request_free(gql_request_t *r)
     if (!r) return;
     for (uint32_t i = 0; i < r->nkeep; i++) json_decref(r->keep[i]);
     free(r->keep);
+    free(r->batch);
     json_decref(r->vars);
     gql_errors_release(&r->errors);
     gql_arena_free(&r->arena);

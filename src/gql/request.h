@@ -101,6 +101,8 @@ struct gql_request {
     gql_rnode_t *root;
     gql_collected_t *root_fields;
     gql_call_t *stack;
+    gql_call_t **batch; /* tasks made while completing one value, in order */
+    uint32_t nbatch, cap_batch;
     uint32_t pending;
     uint32_t serial_next;
     uint32_t resolved;
