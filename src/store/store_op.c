@@ -1,0 +1,284 @@
+/* store_op.c - what each write does, run by the writer inside the transaction (and the
+ * savepoint) that store.c opened for it. Written once for both backends.
+ *
+ * Domain errors are found by reading first (unknown user, not a member, self-follow), so
+ * they never depend on how a backend reports a constraint; the constraints (unique
+ * username, unique follow pair, unique direct_key, foreign keys, CHECKs) back them up and
+ * decide races between nodes sharing one PostgreSQL. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store/store_internal.h"
+#include "util/err.h"
+
+#define BE (s->be)
+#define C  (s->wconn)
+
+/* 0 when the row exists, RS_ENOTFOUND when not, <0 on error. */
+static int exists(store_t *s, enum store_stmt st, const struct store_arg *a, int n)
+{
+    int rc = store_q_row(BE, C, st, a, n);
+    if (rc == 1) BE->finish(C);
+    return rc == 1 ? 0 : rc == 0 ? RS_ENOTFOUND : rc;
+}
+
+static int user_exists(store_t *s, int64_t id)
+{
+    struct store_arg a[] = {SARG_INT(id)};
+    return exists(s, ST_USER_EXISTS, a, 1);
+}
+
+static int read_user(store_t *s, int64_t id, struct store_user *u)
+{
+    struct store_arg a[] = {SARG_INT(id)};
+    int rc = store_q_row(BE, C, ST_USER_BY_ID, a, 1);
+    if (rc != 1) return rc == 0 ? RS_ENOTFOUND : rc;
+    store_row_user(BE, C, 0, u);
+    BE->finish(C);
+    return 0;
+}
+
+static int64_t random_session_id(void)
+{
+    uint64_t v;
+    randombytes_buf(&v, sizeof v);
+    v &= (uint64_t)INT64_MAX;
+    return v ? (int64_t)v : 1;
+}
+
+static int insert_session(store_t *s, int64_t user_id, const char *secret_hash, int64_t now,
+                          struct store_session *out)
+{
+    int64_t id = random_session_id();
+    struct store_arg a[] = {SARG_INT(id), SARG_INT(user_id), SARG_TEXT(secret_hash), SARG_INT(now)};
+    int rc = store_q_exec(BE, C, ST_SESSION_INSERT, a, 4);
+    if (rc) return rc;
+    if (out) {
+        out->id = id;
+        out->user_id = user_id;
+        out->created_ms = now;
+        snprintf(out->secret_hash, sizeof out->secret_hash, "%s", secret_hash);
+    }
+    return 0;
+}
+
+static int op_user_create(store_t *s, struct store_req *q, int64_t now)
+{
+    int64_t id;
+    struct store_arg a[] = {SARG_TEXTN(q->str[0], q->len[0]), SARG_TEXTN(q->str[1], q->len[1]),
+                            SARG_TEXTN(q->str[2], q->len[2]), SARG_TEXTN(q->str[3], q->len[3]),
+                            SARG_INT(now)};
+    int rc = store_q_int(BE, C, ST_USER_INSERT, a, 5, &id);
+    if (rc) return rc;
+    if (q->str[4]) {
+        struct store_session sess;
+        if ((rc = insert_session(s, id, q->str[4], now, &sess)) != 0) return rc;
+        q->res.user_create.session_id = sess.id;
+    }
+    return read_user(s, id, &q->res.user_create.user);
+}
+
+/* UPDATE ... RETURNING id: RS_ENOTFOUND when no row matched. */
+static int update_user(store_t *s, enum store_stmt st, int64_t id, struct store_arg value)
+{
+    int64_t got;
+    struct store_arg a[] = {SARG_INT(id), value};
+    return store_q_int(BE, C, st, a, 2, &got);
+}
+
+static int op_follow_toggle(store_t *s, struct store_req *q, int64_t now)
+{
+    int64_t follower = q->a, followee = q->b, id, delta;
+    int rc;
+    if (follower == followee) return RS_EINVAL;
+    if ((rc = user_exists(s, follower)) != 0 || (rc = user_exists(s, followee)) != 0) return rc;
+    struct store_arg pair[] = {SARG_INT(follower), SARG_INT(followee), SARG_INT(now)};
+    rc = store_q_int(BE, C, ST_FOLLOW_DELETE, pair, 2, &id);
+    if (rc == 0) {
+        delta = -1;
+        q->res.follow.following = false;
+    } else if (rc == RS_ENOTFOUND) {
+        rc = store_q_int(BE, C, ST_FOLLOW_INSERT, pair, 3, &id);
+        /* No row: another node inserted the same pair meanwhile - already following. */
+        if (rc != 0 && rc != RS_ENOTFOUND) return rc;
+        delta = rc == 0 ? 1 : 0;
+        q->res.follow.following = true;
+    } else {
+        return rc;
+    }
+    if (delta) {
+        struct store_arg fe[] = {SARG_INT(followee), SARG_INT(delta)};
+        struct store_arg fr[] = {SARG_INT(follower), SARG_INT(delta)};
+        if ((rc = store_q_int(BE, C, ST_USER_ADD_FOLLOWERS, fe, 2,
+                              &q->res.follow.follower_count)) != 0 ||
+            (rc = store_q_int(BE, C, ST_USER_ADD_FOLLOWING, fr, 2,
+                              &q->res.follow.following_count)) != 0)
+            return rc;
+        return 0;
+    }
+    struct store_user u;
+    if ((rc = read_user(s, followee, &u)) != 0) return rc;
+    q->res.follow.follower_count = u.follower_count;
+    if ((rc = read_user(s, follower, &u)) != 0) return rc;
+    q->res.follow.following_count = u.following_count;
+    return 0;
+}
+
+static int add_member(store_t *s, int64_t chatroom_id, int64_t user_id, int64_t now)
+{
+    struct store_arg a[] = {SARG_INT(chatroom_id), SARG_INT(user_id), SARG_INT(now)};
+    return store_q_exec(BE, C, ST_MEMBER_INSERT, a, 3);
+}
+
+static int op_chatroom_direct(store_t *s, struct store_req *q, int64_t now)
+{
+    int64_t a = q->a, b = q->b, id;
+    int rc;
+    if (a == b) return RS_EINVAL;
+    if ((rc = user_exists(s, a)) != 0 || (rc = user_exists(s, b)) != 0) return rc;
+    char key[2 * STORE_ID_STR_MAX + 2];
+    snprintf(key, sizeof key, "%lld:%lld", (long long)(a < b ? a : b), (long long)(a < b ? b : a));
+    struct store_arg ins[] = {SARG_INT(STORE_CHATROOM_DIRECT), SARG_NULL, SARG_TEXT(key),
+                              SARG_INT(now)};
+    rc = store_q_int(BE, C, ST_CHATROOM_INSERT, ins, 4, &id);
+    if (rc == 0) {
+        if ((rc = add_member(s, id, a, now)) != 0 || (rc = add_member(s, id, b, now)) != 0)
+            return rc;
+        q->res.chatroom.created = true;
+    } else if (rc == RS_ENOTFOUND) { /* the pair already has its room */
+        struct store_arg k[] = {SARG_TEXT(key)};
+        if ((rc = store_q_int(BE, C, ST_CHATROOM_BY_KEY, k, 1, &id)) != 0)
+            return rc == RS_ENOTFOUND ? RS_EIO : rc;
+    } else {
+        return rc;
+    }
+    return store_chatroom_view(BE, C, id, a, &q->res.chatroom.chatroom);
+}
+
+static int cmp_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int op_chatroom_group(store_t *s, struct store_req *q, int64_t now)
+{
+    int64_t creator = q->a, id;
+    int rc;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (q->n_ids) {
+        ids = malloc(q->n_ids * sizeof *ids);
+        if (!ids) return RS_ENOMEM;
+        memcpy(ids, q->ids, q->n_ids * sizeof *ids);
+        qsort(ids, q->n_ids, sizeof *ids, cmp_id);
+        for (size_t i = 0; i < q->n_ids; i++)
+            if (ids[i] != creator && (n == 0 || ids[n - 1] != ids[i])) ids[n++] = ids[i];
+    }
+    if (n == 0) {
+        rc = RS_EINVAL;
+        goto out;
+    }
+    if (n + 1 > (size_t)s->cfg.group_max) {
+        rc = RS_ETOOBIG;
+        goto out;
+    }
+    if ((rc = user_exists(s, creator)) != 0) goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = user_exists(s, ids[i])) != 0) goto out;
+    struct store_arg ins[] = {SARG_INT(STORE_CHATROOM_GROUP),
+                              q->str[0] ? SARG_TEXTN(q->str[0], q->len[0]) : SARG_NULL, SARG_NULL,
+                              SARG_INT(now)};
+    if ((rc = store_q_int(BE, C, ST_CHATROOM_INSERT, ins, 4, &id)) != 0) {
+        if (rc == RS_ENOTFOUND) rc = RS_EIO;
+        goto out;
+    }
+    if ((rc = add_member(s, id, creator, now)) != 0) goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = add_member(s, id, ids[i], now)) != 0) goto out;
+    q->res.chatroom.created = true;
+    rc = store_chatroom_view(BE, C, id, creator, &q->res.chatroom.chatroom);
+out:
+    free(ids);
+    return rc;
+}
+
+static int membership(store_t *s, int64_t chatroom_id, int64_t user_id)
+{
+    struct store_arg a[] = {SARG_INT(chatroom_id), SARG_INT(user_id)};
+    int rc = exists(s, ST_CHATROOM_EXISTS, a, 1);
+    if (rc) return rc;
+    rc = exists(s, ST_MEMBER_EXISTS, a, 2);
+    return rc == RS_ENOTFOUND ? RS_EPERM : rc;
+}
+
+static int op_message_send(store_t *s, struct store_req *q, int64_t now)
+{
+    int64_t cid = q->a, sender = q->b, id;
+    int rc = membership(s, cid, sender);
+    if (rc) return rc;
+    struct store_arg ins[] = {SARG_INT(cid), SARG_INT(sender), SARG_TEXTN(q->str[0], q->len[0]),
+                              SARG_INT(now)};
+    if ((rc = store_q_int(BE, C, ST_MESSAGE_INSERT, ins, 4, &id)) != 0)
+        return rc == RS_ENOTFOUND ? RS_EIO : rc;
+    struct store_arg touch[] = {SARG_INT(cid), SARG_INT(now), SARG_INT(id), SARG_INT(sender)};
+    if ((rc = store_q_exec(BE, C, ST_CHATROOM_TOUCH, touch, 3)) != 0 ||
+        (rc = store_q_exec(BE, C, ST_MEMBERS_TOUCH, touch, 4)) != 0)
+        return rc;
+    struct store_message *m = &q->res.message;
+    m->id = id;
+    m->chatroom_id = cid;
+    m->sender_id = sender;
+    m->created_ms = now;
+    m->text = (char *)q->str[0]; /* lives in the request until the completion returns */
+    m->text_len = q->len[0];
+    return 0;
+}
+
+static int op_mark_read(store_t *s, struct store_req *q)
+{
+    struct store_arg a[] = {SARG_INT(q->a), SARG_INT(q->b)};
+    int rc = exists(s, ST_CHATROOM_EXISTS, a, 1);
+    if (rc) return rc;
+    rc = store_q_int(BE, C, ST_MEMBER_MARK_READ, a, 2, &q->res.last_read_message_id);
+    return rc == RS_ENOTFOUND ? RS_EPERM : rc;
+}
+
+int store_op_run(store_t *s, struct store_req *q)
+{
+    int64_t now = store_now_ms();
+    int rc;
+    switch (q->res.op) {
+    case STORE_OP_USER_CREATE:
+        return op_user_create(s, q, now);
+    case STORE_OP_USER_SET_PASSWORD:
+        return update_user(s, ST_USER_SET_PWHASH, q->a, SARG_TEXTN(q->str[0], q->len[0]));
+    case STORE_OP_USER_SET_SOCKET:
+        return update_user(s, ST_USER_SET_SOCKET, q->a,
+                           q->str[0] ? SARG_TEXTN(q->str[0], q->len[0]) : SARG_NULL);
+    case STORE_OP_USER_SET_LAST_SEEN:
+        return update_user(s, ST_USER_SET_LAST_SEEN, q->a, SARG_INT(q->b ? q->b : now));
+    case STORE_OP_SESSION_CREATE:
+        if ((rc = user_exists(s, q->a)) != 0) return rc;
+        return insert_session(s, q->a, q->str[0], now, &q->res.session);
+    case STORE_OP_SESSION_REVOKE: {
+        int64_t id;
+        struct store_arg a[] = {SARG_INT(q->a)};
+        return store_q_int(BE, C, ST_SESSION_REVOKE, a, 1, &id);
+    }
+    case STORE_OP_FOLLOW_TOGGLE:
+        return op_follow_toggle(s, q, now);
+    case STORE_OP_CHATROOM_DIRECT:
+        return op_chatroom_direct(s, q, now);
+    case STORE_OP_CHATROOM_GROUP:
+        return op_chatroom_group(s, q, now);
+    case STORE_OP_MESSAGE_SEND:
+        return op_message_send(s, q, now);
+    case STORE_OP_CHATROOM_MARK_READ:
+        return op_mark_read(s, q);
+    }
+    return RS_EINVAL;
+}
