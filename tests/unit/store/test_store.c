@@ -1274,7 +1274,7 @@ static void queue_full_body(struct tenv *e)
     REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
     int accepted = 0, busy = 0;
     for (int i = 0; i < 10; i++) {
-        char n[8];
+        char n[16];
         snprintf(n, sizeof n, "f%d", i);
         int rc = store_user_create(e->s, &e->loop, n, strlen(n), n, 1, PWHASH, NULL, on_done, e);
         if (rc == 0)
