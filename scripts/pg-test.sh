@@ -7,6 +7,8 @@
 #                                    conninfo URL (the value for ROOST_TEST_PG / --store).
 #   scripts/pg-test.sh stop URL|DIR  stop that server by the PID in its postmaster.pid (SIGINT,
 #                                    i.e. fast shutdown; SIGKILL after 20 s) and remove its DIR.
+#   scripts/pg-test.sh halt URL|DIR  stop the server but keep its data (to test reconnection).
+#   scripts/pg-test.sh resume URL|DIR start a halted server again, on the same port.
 #   scripts/pg-test.sh dir URL       print the data directory of a server started from here.
 #
 # initdb refuses to run as root, so as root the cluster belongs to the "postgres" system user
@@ -44,6 +46,24 @@ dir_of() { # URL or DIR -> data directory
     return 1
 }
 
+server_start() { # dir
+    as_owner "$PG_BIN/pg_ctl" -D "$1" -l "$1/server.log" -w -t 60 start >/dev/null || {
+        tail -20 "$1/server.log" >&2
+        return 1
+    }
+}
+
+server_stop() { # dir: by the PID in postmaster.pid; SIGINT is PostgreSQL's fast shutdown
+    local pid i
+    [ -f "$1/postmaster.pid" ] || return 0
+    pid=$(head -1 "$1/postmaster.pid")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -INT "$pid"
+    for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid"
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 start() {
     local dir=${1:-} port tries=0
     while :; do
@@ -63,38 +83,27 @@ start() {
         exit 1
     }
     rm -f "$dir.initdb.log"
-    # fsync stays on: the durability tests kill the server and expect committed rows back.
-    as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir" \
-        start >/dev/null || {
-        cat "$dir/server.log" >&2
-        exit 1
-    }
+    # Loopback and a private socket directory only. fsync stays on: the durability tests
+    # kill the server and expect every committed row back.
+    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\n" \
+        "$port" "$dir" | as_owner tee -a "$dir/postgresql.conf" >/dev/null
+    server_start "$dir" || exit 1
     as_owner "$PG_BIN/createdb" -h "$dir" -p "$port" -U roost roost
     printf 'postgresql://roost@127.0.0.1:%s/roost\n' "$port"
 }
 
-stop() {
-    local dir pid i
+stop() { # URL or DIR
+    local dir
     dir=$(dir_of "$1") || exit 1
-    if [ -f "$dir/postmaster.pid" ]; then
-        pid=$(head -1 "$dir/postmaster.pid")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -INT "$pid"
-            for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-            for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        fi
-    fi
-    case "$dir" in
-    /tmp/roost-pg-* | "${2:-}") rm -rf "$dir" ;;
-    *) [ -f "$dir/PG_VERSION" ] && rm -rf "$dir" ;;
-    esac
+    server_stop "$dir"
+    [ -f "$dir/PG_VERSION" ] && rm -rf "$dir"
 }
 
 case "${1:-}" in
 start) start "${2:-}" ;;
-stop) [ -n "${2:-}" ] || { echo "usage: $0 stop URL|DIR" >&2; exit 2; }; stop "$2" ;;
+stop) stop "${2:?usage: $0 stop URL|DIR}" ;;
+halt) server_stop "$(dir_of "${2:?usage: $0 halt URL|DIR}")" ;;
+resume) server_start "$(dir_of "${2:?usage: $0 resume URL|DIR}")" ;;
 dir) dir_of "${2:?usage: $0 dir URL}" ;;
-*) sed -n '2,14p' "$0" >&2; exit 2 ;;
+*) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

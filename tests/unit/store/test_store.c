@@ -1382,3 +1382,80 @@ TEST(postgres_reconnects_after_connections_die)
     log_set_level("off");
     run_pg(reconnect_body, false);
 }
+
+/* A private server (scripts/pg-test.sh), stopped and started under an open store: writes
+ * and reads fail fast with RS_EUNAVAIL meanwhile, then work again without reopening. */
+static char private_url[256];
+
+static int pg_script(const char *verb)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "scripts/pg-test.sh %s '%s' >/dev/null 2>&1", verb, private_url);
+    return system(cmd);
+}
+
+static double since_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void restart_body(struct tenv *e)
+{
+    snprintf(e->url, sizeof e->url, "%s", private_url);
+    REQUIRE(env_open(e) == 0);
+    int64_t a = mk_user(e, "steady");
+    REQUIRE(a);
+    REQUIRE(pg_script("halt") == 0);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(W(store_user_set_last_seen(e->s, &e->loop, a, 0, on_done, e)), RS_EUNAVAIL);
+    CHECK_EQ_INT(W(store_user_set_last_seen(e->s, &e->loop, a, 0, on_done, e)), RS_EUNAVAIL);
+    struct store_user u;
+    CHECK_EQ_INT(store_user_get(e->r, a, &u), RS_EUNAVAIL);
+    CHECK(since_ms(&t0) < 3000);
+    REQUIRE(pg_script("resume") == 0);
+    int rc = RS_EUNAVAIL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (rc == RS_EUNAVAIL && since_ms(&t0) < 10000) {
+        rc = W(store_user_set_last_seen(e->s, &e->loop, a, 4242, on_done, e));
+        if (rc) usleep(100000);
+    }
+    CHECK_EQ_INT(rc, 0);
+    rc = RS_EUNAVAIL;
+    while (rc == RS_EUNAVAIL && since_ms(&t0) < 10000) {
+        rc = store_user_get(e->r, a, &u);
+        if (rc) usleep(100000);
+    }
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(u.last_seen_ms, 4242);
+    struct store_stats st;
+    store_stats_get(e->s, &st);
+    CHECK(st.reconnects >= 1);
+}
+
+TEST(postgres_server_restart_recovers)
+{
+    if (!getenv("ROOST_TEST_PG") || !*getenv("ROOST_TEST_PG")) return;
+    if (access("scripts/pg-test.sh", X_OK) != 0) {
+        fprintf(stderr, "note: scripts/pg-test.sh not found from here: restart test skipped\n");
+        return;
+    }
+    FILE *f = popen("scripts/pg-test.sh start 2>/dev/null", "r");
+    REQUIRE(f);
+    char *got = fgets(private_url, sizeof private_url, f);
+    pclose(f);
+    REQUIRE(got && strncmp(private_url, "postgresql://", 13) == 0);
+    private_url[strcspn(private_url, "\n")] = '\0';
+    log_set_level("off");
+    struct tenv *e = calloc(1, sizeof *e);
+    e->backend = "postgres";
+    e->thread = pthread_self();
+    pthread_mutex_init(&e->loop.mu, NULL);
+    pthread_cond_init(&e->loop.cv, NULL);
+    restart_body(e);
+    if (e->s) env_close(e);
+    free(e);
+    CHECK_EQ_INT(pg_script("stop"), 0);
+}
