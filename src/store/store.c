@@ -283,7 +283,11 @@ int store_open(const struct store_config *cfg, store_t **out, char *err, size_t 
     if (rc) goto fail;
     s->cfg = *cfg;
     s->cfg.url = NULL; /* not ours to keep */
-    if (s->cfg.max_batch <= 0) s->cfg.max_batch = 1024;
+    /* PostgreSQL: each write's savepoint is a subtransaction, and past the 64 a backend
+     * caches, every visibility check in the transaction consults pg_subtrans; rows updated
+     * again and again in one transaction (a busy chatroom) also grow version chains. Measured
+     * here: 600 writes took 1.2 s in batches of 32, 2.3 s of 64, 6 s in one. */
+    if (s->cfg.max_batch <= 0) s->cfg.max_batch = s->be->dialect == STORE_PG ? 32 : 1024;
     if (s->cfg.queue_max <= 0) s->cfg.queue_max = 65536;
     if (s->cfg.group_max <= 0) s->cfg.group_max = 64;
     s->cfg.busy_timeout_ms = busy_ms(cfg);
@@ -498,15 +502,16 @@ static int run_group(store_t *s, struct store_req *list)
     const struct store_backend *be = s->be;
     struct store_conn *c = s->wconn;
     for (int attempt = 0; attempt < 2; attempt++) {
-        int rc = be->tx(c, TX_BEGIN);
+        bool last_failed = false;
+        int rc = be->tx(c, TX_BEGIN_SAVEPOINT);
         if (rc) {
+            if (be->in_tx(c)) be->tx(c, TX_ROLLBACK);
             if (rc == RS_EUNAVAIL && attempt == 0 && revived(s)) continue;
             for (struct store_req *r = list; r; r = r->next) r->res.err = rc;
             return BATCH_FAILED;
         }
         for (struct store_req *r = list; r; r = r->next) {
             reset_result(r);
-            if ((rc = be->tx(c, TX_SAVEPOINT)) != 0) goto abort;
             int op_rc = store_op_run(s, r);
             if (!be->in_tx(c)) { /* the database gave up the whole transaction */
                 rc = op_rc ? op_rc : RS_EIO;
@@ -516,16 +521,16 @@ static int run_group(store_t *s, struct store_req *list)
                 rc = op_rc;
                 goto abort;
             }
-            if (op_rc == 0) {
-                if ((rc = be->tx(c, TX_RELEASE)) != 0) goto abort;
-            } else {
-                if ((rc = be->tx(c, TX_ROLLBACK_TO)) != 0) goto abort;
-                if ((rc = be->tx(c, TX_RELEASE)) != 0) goto abort;
+            if (op_rc) {
                 reset_result(r);
                 r->res.err = op_rc;
             }
+            if (!r->next)
+                last_failed = op_rc != 0;
+            else if ((rc = be->tx(c, op_rc ? TX_UNDO_NEXT : TX_NEXT)) != 0)
+                goto abort;
         }
-        rc = be->tx(c, TX_COMMIT);
+        rc = be->tx(c, last_failed ? TX_UNDO_COMMIT : TX_COMMIT);
         if (rc == 0) return BATCH_COMMITTED;
         if (rc == RS_EUNAVAIL) { /* lost during COMMIT: it may or may not have happened */
             for (struct store_req *r = list; r; r = r->next) {

@@ -68,7 +68,7 @@ struct store_config {
     const char *url;      /* "sqlite:PATH", "postgres://..." or "postgresql://..." */
     store_post_fn post;   /* NULL: completions run on the writer thread (tools, tests) */
     bool no_group_commit; /* one transaction per write (benchmark baseline) */
-    int max_batch;        /* most writes in one transaction; 0 = 1024 */
+    int max_batch;        /* most writes in one transaction; 0 = 1024 (SQLite), 32 (PG) */
     int queue_max;        /* most queued writes before RS_EBUSY; 0 = 65536 */
     int group_max;        /* most members of a group chatroom, creator included; 0 = 64 */
     int busy_timeout_ms;  /* SQLite: wait this long for another process's lock; 0 = 5000 */

@@ -47,7 +47,7 @@ enum store_stmt {
     ST_CHATROOM_LIST,
     ST_CHATROOM_TOUCH,
     ST_MEMBER_INSERT,
-    ST_MEMBER_EXISTS,
+    ST_MEMBERSHIP,
     ST_MEMBERS,
     ST_MEMBERS_TOUCH,
     ST_MEMBER_MARK_READ,
@@ -99,7 +99,21 @@ struct store_arg {
 #define SARG_TEXTN(p, n) ((struct store_arg){SA_TEXT, 0, (p), (n)})
 #define SARG_NULL        ((struct store_arg){SA_NULL, 0, NULL, 0})
 
-enum store_tx { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO };
+/* Transaction control. The composite steps exist so that group commit costs PostgreSQL one
+ * round trip between two writes rather than three; COMMIT releases any open savepoint. */
+enum store_tx {
+    TX_BEGIN,
+    TX_COMMIT,
+    TX_ROLLBACK,
+    TX_SAVEPOINT,
+    TX_RELEASE,
+    TX_ROLLBACK_TO,
+    TX_BEGIN_SAVEPOINT, /* BEGIN; SAVEPOINT */
+    TX_NEXT,            /* RELEASE; SAVEPOINT: keep the last write, start the next */
+    TX_UNDO_NEXT,       /* ROLLBACK TO; RELEASE; SAVEPOINT: drop the last write, start the next */
+    TX_UNDO_COMMIT,     /* ROLLBACK TO; COMMIT: drop the last write, commit the others */
+    TX_COUNT_
+};
 enum store_role { ROLE_WRITER, ROLE_READER };
 
 struct store_conn; /* backend-defined */
@@ -200,6 +214,9 @@ void store_row_chatroom(const struct store_backend *be, struct store_conn *c, in
 int store_chatroom_view(const struct store_backend *be, struct store_conn *c, int64_t id,
                         int64_t viewer, struct store_chatroom *out);
 
+/* 0 when user_id is a member of chatroom_id, RS_ENOTFOUND (no such chatroom), RS_EPERM. */
+int store_membership(const struct store_backend *be, struct store_conn *c, int64_t chatroom_id,
+                     int64_t user_id);
 /* Milliseconds since the epoch, now. */
 int64_t store_now_ms(void);
 /* Is [p, p+n) valid UTF-8 without NUL? 0, RS_EUTF8 or RS_EINVAL (NUL). */

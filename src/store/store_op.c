@@ -206,19 +206,22 @@ out:
     return rc;
 }
 
-static int membership(store_t *s, int64_t chatroom_id, int64_t user_id)
+/* 0 when user_id is a member, RS_ENOTFOUND (no chatroom), RS_EPERM (not a member). */
+int store_membership(const struct store_backend *be, struct store_conn *c, int64_t chatroom_id,
+                     int64_t user_id)
 {
     struct store_arg a[] = {SARG_INT(chatroom_id), SARG_INT(user_id)};
-    int rc = exists(s, ST_CHATROOM_EXISTS, a, 1);
-    if (rc) return rc;
-    rc = exists(s, ST_MEMBER_EXISTS, a, 2);
-    return rc == RS_ENOTFOUND ? RS_EPERM : rc;
+    int rc = store_q_row(be, c, ST_MEMBERSHIP, a, 2);
+    if (rc != 1) return rc == 0 ? RS_EIO : rc;
+    int64_t room = be->col_int(c, 0), member = be->col_int(c, 1);
+    be->finish(c);
+    return !room ? RS_ENOTFOUND : !member ? RS_EPERM : 0;
 }
 
 static int op_message_send(store_t *s, struct store_req *q, int64_t now)
 {
     int64_t cid = q->a, sender = q->b, id;
-    int rc = membership(s, cid, sender);
+    int rc = store_membership(BE, C, cid, sender);
     if (rc) return rc;
     struct store_arg ins[] = {SARG_INT(cid), SARG_INT(sender), SARG_TEXTN(q->str[0], q->len[0]),
                               SARG_INT(now)};
@@ -241,10 +244,10 @@ static int op_message_send(store_t *s, struct store_req *q, int64_t now)
 static int op_mark_read(store_t *s, struct store_req *q)
 {
     struct store_arg a[] = {SARG_INT(q->a), SARG_INT(q->b)};
-    int rc = exists(s, ST_CHATROOM_EXISTS, a, 1);
-    if (rc) return rc;
-    rc = store_q_int(BE, C, ST_MEMBER_MARK_READ, a, 2, &q->res.last_read_message_id);
-    return rc == RS_ENOTFOUND ? RS_EPERM : rc;
+    int rc = store_q_int(BE, C, ST_MEMBER_MARK_READ, a, 2, &q->res.last_read_message_id);
+    if (rc != RS_ENOTFOUND) return rc;
+    rc = store_membership(BE, C, q->a, q->b); /* tell a missing chatroom from a non-member */
+    return rc ? rc : RS_EIO;
 }
 
 int store_op_run(store_t *s, struct store_req *q)

@@ -37,6 +37,10 @@ static const char *const tx_sql[] = {
     [TX_SAVEPOINT] = "SAVEPOINT w",
     [TX_RELEASE] = "RELEASE SAVEPOINT w",
     [TX_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT w",
+    [TX_BEGIN_SAVEPOINT] = "BEGIN; SAVEPOINT w",
+    [TX_NEXT] = "RELEASE SAVEPOINT w; SAVEPOINT w",
+    [TX_UNDO_NEXT] = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w; SAVEPOINT w",
+    [TX_UNDO_COMMIT] = "ROLLBACK TO SAVEPOINT w; COMMIT",
 };
 
 static void copy_msg(char *dst, size_t cap, const char *msg)
@@ -182,7 +186,7 @@ static int pg_tx(struct store_conn *c, enum store_tx what)
     PGresult *r = PQexec(c->pg, tx_sql[what]);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) return map_res(c, r, tx_sql[what]);
     /* COMMIT of a transaction that failed answers "ROLLBACK": nothing was stored. */
-    if (what == TX_COMMIT && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+    if ((what == TX_COMMIT || what == TX_UNDO_COMMIT) && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
         copy_msg(c->err, sizeof c->err, "COMMIT rolled back");
         PQclear(r);
         return RS_EIO;

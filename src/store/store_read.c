@@ -231,8 +231,8 @@ int store_chatroom_unread(store_reader_t *r, int64_t chatroom_id, int64_t user_i
     struct store_arg a[] = {SARG_INT(chatroom_id), SARG_INT(user_id)};
     int rc = store_q_int(BE, C, ST_MEMBER_UNREAD, a, 2, out);
     if (rc != RS_ENOTFOUND) return rc;
-    rc = chatroom_exists(r, chatroom_id);
-    return rc ? rc : RS_EPERM;
+    rc = store_membership(BE, C, chatroom_id, user_id);
+    return rc ? rc : RS_EIO;
 }
 
 /* Copy the message columns (id, chatroom_id, sender_id, created_at, text). */
@@ -257,13 +257,8 @@ int store_message_history(store_reader_t *r, int64_t chatroom_id, int64_t viewer
 {
     memset(out, 0, sizeof *out);
     if (page_size(last) || before < 0) return RS_EINVAL;
-    struct store_arg m[] = {SARG_INT(chatroom_id), SARG_INT(viewer_id)};
-    int rc = store_q_row(BE, C, ST_MEMBER_EXISTS, m, 2);
-    if (rc < 0) return rc;
-    if (rc == 1)
-        BE->finish(C);
-    else
-        return (rc = chatroom_exists(r, chatroom_id)) != 0 ? rc : RS_EPERM;
+    int rc = store_membership(BE, C, chatroom_id, viewer_id);
+    if (rc) return rc;
 
     out->items = calloc((size_t)last, sizeof *out->items);
     if (!out->items) return RS_ENOMEM;

@@ -105,9 +105,10 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                            "last_read_message_id, last_activity, joined_at) "
                            "VALUES ($1, $2, 0, $3, $3)",
                            NULL}},
-    [ST_MEMBER_EXISTS] = {{"SELECT 1 FROM chatroom_members WHERE chatroom_id = $1 "
-                           "AND user_id = $2",
-                           NULL}},
+    [ST_MEMBERSHIP] = {{"SELECT (SELECT count(*) FROM chatrooms WHERE id = $1), "
+                        "(SELECT count(*) FROM chatroom_members WHERE chatroom_id = $1 "
+                        "AND user_id = $2)",
+                        NULL}},
     [ST_MEMBERS] = {{"SELECT " USER_COLS " FROM chatroom_members m JOIN users u "
                      "ON u.id = m.user_id WHERE m.chatroom_id = $1 "
                      "ORDER BY u.username_norm LIMIT $2",

@@ -19,7 +19,7 @@
 struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT_];
-    sqlite3_stmt *tx[TX_ROLLBACK_TO + 1];
+    sqlite3_stmt *tx[TX_ROLLBACK_TO + 1]; /* the simple steps; composites run them in turn */
     sqlite3_stmt *cur;
     const char *path;
 };
@@ -202,7 +202,21 @@ static sqlite3_stmt *prepare(struct store_conn *c, const char *sql, int *rc_out)
 
 static int sl_tx(struct store_conn *c, enum store_tx what)
 {
+    static const struct {
+        int n;
+        enum store_tx step[3];
+    } seq[TX_COUNT_] = {
+        [TX_BEGIN_SAVEPOINT] = {2, {TX_BEGIN, TX_SAVEPOINT}},
+        [TX_NEXT] = {2, {TX_RELEASE, TX_SAVEPOINT}},
+        [TX_UNDO_NEXT] = {3, {TX_ROLLBACK_TO, TX_RELEASE, TX_SAVEPOINT}},
+        [TX_UNDO_COMMIT] = {2, {TX_ROLLBACK_TO, TX_COMMIT}},
+    };
     int rc = 0;
+    if (what > TX_ROLLBACK_TO) { /* no round trips to save here: run the steps in turn */
+        for (int i = 0; i < seq[what].n; i++)
+            if ((rc = sl_tx(c, seq[what].step[i])) != 0) return rc;
+        return 0;
+    }
     if (!c->tx[what] && !(c->tx[what] = prepare(c, tx_sql[what], &rc))) return rc;
     int src = sqlite3_step(c->tx[what]);
     sqlite3_reset(c->tx[what]);
