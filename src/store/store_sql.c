@@ -130,6 +130,24 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
     [ST_MESSAGE_INSERT] = {{"INSERT INTO messages (chatroom_id, sender_id, text, created_at) "
                             "VALUES ($1, $2, $3, $4) RETURNING id",
                             NULL}},
+    /* PostgreSQL only: the whole of sendMessage in one round trip (data-modifying WITH
+     * clauses all run, once, whether or not the final SELECT reads them). Returns whether
+     * the chatroom exists, whether the sender is a member, and the new id (NULL if not). */
+    [ST_MESSAGE_SEND_PG] = {{NULL,
+                             "WITH chk AS (SELECT "
+                             "(SELECT count(*) FROM chatrooms WHERE id = $1) AS room, "
+                             "(SELECT count(*) FROM chatroom_members WHERE chatroom_id = $1 "
+                             "AND user_id = $2) AS member), "
+                             "ins AS (INSERT INTO messages (chatroom_id, sender_id, text, "
+                             "created_at) SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), "
+                             "CAST($3 AS TEXT), CAST($4 AS BIGINT) FROM chk WHERE chk.member > 0 "
+                             "RETURNING id), "
+                             "c AS (UPDATE chatrooms SET last_activity = $4, "
+                             "last_message_id = ins.id FROM ins WHERE chatrooms.id = $1), "
+                             "m AS (UPDATE chatroom_members SET last_activity = $4, "
+                             "last_read_message_id = CASE WHEN user_id = $2 THEN ins.id "
+                             "ELSE last_read_message_id END FROM ins WHERE chatroom_id = $1) "
+                             "SELECT chk.room, chk.member, (SELECT id FROM ins) FROM chk"}},
     [ST_MESSAGE_HISTORY] = {{"SELECT id, chatroom_id, sender_id, created_at, text FROM messages "
                              "WHERE chatroom_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
                              NULL}},
@@ -168,7 +186,8 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
 const char *store_sql_text(enum store_stmt st, enum store_dialect d)
 {
     const char *s = store_sql_table[st].sql[d];
-    return s ? s : store_sql_table[st].sql[STORE_SQLITE];
+    if (!s) s = store_sql_table[st].sql[STORE_SQLITE];
+    return s ? s : "SELECT 1 WHERE 1 = 0"; /* a statement the dialect lacks: never used */
 }
 
 const struct store_check_query store_check_queries[] = {
