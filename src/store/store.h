@@ -7,15 +7,18 @@
  * Threads.
  *  - Writes are asynchronous. Every write request is copied into a queue served by ONE writer
  *    thread that does group commit: it takes every pending write (up to max_batch), runs them
- *    in one transaction, each inside its own SAVEPOINT so a write that fails (duplicate
- *    username, self-follow, ...) is rolled back alone, COMMITs once (one fsync), and only then
- *    hands each completion to config.post(origin, ...), so the caller answers its client and
- *    emits its events only for durable data. With no_group_commit every write is its own
- *    transaction (the benchmark baseline). Submission functions are thread-safe.
+ *    in one transaction in which a write that fails (duplicate username, self-follow, ...)
+ *    changes nothing, COMMITs once (one fsync), and only then hands each completion to
+ *    config.post(origin, ...), so the caller answers its client and emits its events only
+ *    for durable data. On PostgreSQL the whole batch travels in one pipelined round trip.
+ *    With no_group_commit every write is its own transaction (the benchmark baseline).
+ *    Submission functions are thread-safe.
  *  - Reads are synchronous, on a store_reader_t that one thread owns (one per worker thread).
  *    SQLite readers are separate WAL connections: they see the last committed state and never
  *    wait for the writer. PostgreSQL readers are separate libpq connections, so a read costs
- *    the caller one round trip to the server (the reason to keep PostgreSQL on a near host).
+ *    the caller's thread one blocking round trip to the server: keep PostgreSQL on a near
+ *    host (a pool of reader threads answering through the poster is the way to go further;
+ *    not built, not measured).
  *    A read issued after a write's completion sees that write.
  *
  * Ids. Every id is a positive int64 (1..2^63-1), shown to clients as its decimal string
@@ -68,7 +71,7 @@ struct store_config {
     const char *url;      /* "sqlite:PATH", "postgres://..." or "postgresql://..." */
     store_post_fn post;   /* NULL: completions run on the writer thread (tools, tests) */
     bool no_group_commit; /* one transaction per write (benchmark baseline) */
-    int max_batch;        /* most writes in one transaction; 0 = 1024 (SQLite), 32 (PG) */
+    int max_batch;        /* most writes in one transaction; 0 = 1024 (SQLite), 64 (PG) */
     int queue_max;        /* most queued writes before RS_EBUSY; 0 = 65536 */
     int group_max;        /* most members of a group chatroom, creator included; 0 = 64 */
     int busy_timeout_ms;  /* SQLite: wait this long for another process's lock; 0 = 5000 */

@@ -49,16 +49,24 @@ enum store_stmt {
     ST_MEMBER_INSERT,
     ST_MEMBERSHIP,
     ST_MEMBERS,
-    ST_MEMBERS_TOUCH,
+    ST_MEMBER_READ_TO,
     ST_MEMBER_MARK_READ,
     ST_MEMBER_UNREAD,
     ST_MESSAGE_INSERT,
-    ST_MESSAGE_SEND_PG,
     ST_MESSAGE_HISTORY,
     ST_MESSAGE_LAST,
+    /* PostgreSQL only: each write as one statement that reports domain errors in its result
+     * instead of raising them, so a whole batch can be pipelined without savepoints. */
+    ST_PG_USER_CREATE,
+    ST_PG_SESSION_CREATE,
+    ST_PG_FOLLOW_TOGGLE,
+    ST_PG_DIRECT_CREATE,
+    ST_PG_DIRECT_VIEW,
+    ST_PG_GROUP_CREATE,
+    ST_PG_MESSAGE_SEND,
+    ST_PG_MARK_READ,
     ST_CHECK_FOLLOWER_COUNTS,
     ST_CHECK_FOLLOWING_COUNTS,
-    ST_CHECK_MEMBER_ACTIVITY,
     ST_CHECK_LAST_MESSAGE,
     ST_CHECK_DIRECT_MEMBERS,
     ST_CHECK_SENDER_MEMBERS,
@@ -146,6 +154,22 @@ struct store_backend {
     int (*integrity)(struct store_conn *c, buf_t *report);
     /* Last error text of this connection, for logs. */
     const char *(*errmsg)(struct store_conn *c);
+
+    /* Pipelined transactions (PostgreSQL; NULL for SQLite, which has no round trips to
+     * save). A batch is: prepare() every statement it uses, pipe_begin() (enters pipeline
+     * mode and sends BEGIN), pipe_send() each statement, pipe_commit() (sends COMMIT and a
+     * sync point: everything so far leaves in one flight), then pipe_result() once per
+     * statement sent, in order - 0 with the rows available through step/col_*, or the
+     * statement's error, or RS_EAGAIN for a statement skipped after an earlier error - and
+     * finally pipe_end(), which reads the COMMIT and leaves pipeline mode: 0 when the batch
+     * committed, RS_EUNAVAIL when the connection was lost (the outcome is then unknown),
+     * another error when it rolled back. */
+    int (*prepare)(struct store_conn *c, enum store_stmt st);
+    int (*pipe_begin)(struct store_conn *c);
+    int (*pipe_send)(struct store_conn *c, enum store_stmt st, const struct store_arg *args, int n);
+    int (*pipe_commit)(struct store_conn *c);
+    int (*pipe_result)(struct store_conn *c);
+    int (*pipe_end)(struct store_conn *c);
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -163,6 +187,9 @@ struct store_req {
     size_t len[5];
     const int64_t *ids; /* copy in data[] */
     size_t n_ids;
+    int64_t session_id;            /* chosen before a pipelined USER_CREATE / SESSION_CREATE */
+    int64_t now;                   /* when a pipelined write was sent: its created_ms */
+    int pipe_n;                    /* statements this request sent in the current pipeline */
     _Alignas(int64_t) char data[]; /* argument copies; an id array goes first */
 };
 
@@ -192,6 +219,14 @@ struct store_reader {
 /* Execute a write request on the writer's connection, inside a transaction the caller
  * manages (store_op.c). Returns 0 or an rs_err for res.err. */
 int store_op_run(store_t *s, struct store_req *req);
+/* The pipelined form (backends with pipe_begin). prepare: make sure every statement the op
+ * may send is prepared (before pipe_begin). send: queue the op's statements - or none, when
+ * its arguments alone decide the error, which it then stores in res.err - and record their
+ * number in req->pipe_n. read: consume exactly pipe_n results and fill res; returns the
+ * statement error that aborted the transaction (<0) or 0 (domain errors go to res.err). */
+int store_op_pipe_prepare(store_t *s, struct store_req *req);
+int store_op_pipe_send(store_t *s, struct store_req *req);
+int store_op_pipe_read(store_t *s, struct store_req *req);
 
 /* Cursor helpers shared by store_op.c and store_read.c. */
 int store_q_exec(const struct store_backend *be, struct store_conn *c, enum store_stmt st,

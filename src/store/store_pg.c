@@ -27,6 +27,9 @@ struct store_conn {
     bool broken;
     int64_t last_fail_ms; /* last failed reconnection, 0 after a success */
     bool prepared[ST_COUNT_];
+    int pipe_pending; /* commands sent in the current pipeline whose result is unread */
+    bool pipe_begun;  /* BEGIN's result is still to be read */
+    bool pipe_failed; /* a command of the current pipeline failed */
     char err[256];
 };
 
@@ -176,7 +179,20 @@ static int reconnect(struct store_conn *c)
 
 static int pg_ensure(struct store_conn *c)
 {
-    if (!c->broken && PQstatus(c->pg) == CONNECTION_OK) return 0;
+    /* A server that restarted (or killed this session) told us so, or closed the socket,
+     * while we were idle: reading what is pending finds out without sending anything, so
+     * the work about to be sent can go to a fresh connection instead of being lost. */
+    /* Twice: a terminated session sends its FATAL message first and end-of-file after, and
+     * one read may see only the message. */
+    for (int i = 0; i < 2 && !c->broken; i++)
+        if (PQstatus(c->pg) != CONNECTION_OK || !PQconsumeInput(c->pg) ||
+            PQstatus(c->pg) != CONNECTION_OK)
+            c->broken = true;
+    if (!c->broken) {
+        PGnotify *n;
+        while ((n = PQnotifies(c->pg)) != NULL) PQfreemem(n);
+        return 0;
+    }
     return reconnect(c);
 }
 
@@ -201,19 +217,27 @@ static bool pg_in_tx(struct store_conn *c)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
-static int run(struct store_conn *c, enum store_stmt st, const struct store_arg *args, int n)
+static void stmt_name(char *name, enum store_stmt st)
 {
-    char name[16], nums[MAX_ARGS][24];
-    const char *values[MAX_ARGS];
-    if (n > MAX_ARGS) return RS_EINVAL;
+    snprintf(name, 16, "s%d", (int)st);
+}
+
+static int pg_prepare(struct store_conn *c, enum store_stmt st)
+{
+    char name[16];
     if (c->broken) return RS_EUNAVAIL;
-    snprintf(name, sizeof name, "s%d", (int)st);
-    if (!c->prepared[st]) {
-        PGresult *p = PQprepare(c->pg, name, store_sql_text(st, STORE_PG), n, NULL);
-        if (PQresultStatus(p) != PGRES_COMMAND_OK) return map_res(c, p, "prepare");
-        PQclear(p);
-        c->prepared[st] = true;
-    }
+    if (c->prepared[st]) return 0;
+    stmt_name(name, st);
+    PGresult *p = PQprepare(c->pg, name, store_sql_text(st, STORE_PG), 0, NULL);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) return map_res(c, p, "prepare");
+    PQclear(p);
+    c->prepared[st] = true;
+    return 0;
+}
+
+/* Text-format parameter values; ints are written into nums. */
+static void params(const struct store_arg *args, int n, char nums[][24], const char **values)
+{
     for (int i = 0; i < n; i++) {
         switch (args[i].type) {
         case SA_INT:
@@ -228,6 +252,17 @@ static int run(struct store_conn *c, enum store_stmt st, const struct store_arg 
             break;
         }
     }
+}
+
+static int run(struct store_conn *c, enum store_stmt st, const struct store_arg *args, int n)
+{
+    char name[16], nums[MAX_ARGS][24];
+    const char *values[MAX_ARGS];
+    int rc;
+    if (n > MAX_ARGS) return RS_EINVAL;
+    if ((rc = pg_prepare(c, st)) != 0) return rc;
+    stmt_name(name, st);
+    params(args, n, nums, values);
     PGresult *r = PQexecPrepared(c->pg, name, n, values, NULL, NULL, 0);
     ExecStatusType s = PQresultStatus(r);
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) return map_res(c, r, "query");
@@ -331,6 +366,156 @@ static int pg_integrity(struct store_conn *c, buf_t *report)
     return found;
 }
 
+/* ---- pipelined transactions --------------------------------------------------------- */
+
+static int pipe_lost(struct store_conn *c, const char *what)
+{
+    c->broken = true;
+    copy_msg(c->err, sizeof c->err, PQerrorMessage(c->pg));
+    LOG_ERROR("store", "postgres %s: %s", what, c->err);
+    return RS_EUNAVAIL;
+}
+
+static int send_plain(struct store_conn *c, const char *sql)
+{
+    if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0)) return pipe_lost(c, sql);
+    c->pipe_pending++;
+    return 0;
+}
+
+static int pg_pipe_begin(struct store_conn *c)
+{
+    if (c->broken) return RS_EUNAVAIL;
+    PQclear(c->res);
+    c->res = NULL;
+    c->pipe_pending = 0;
+    c->pipe_failed = false;
+    if (!PQenterPipelineMode(c->pg)) return pipe_lost(c, "pipeline");
+    c->pipe_begun = true;
+    return send_plain(c, "BEGIN");
+}
+
+static int pg_pipe_send(struct store_conn *c, enum store_stmt st, const struct store_arg *args,
+                        int n)
+{
+    char name[16], nums[MAX_ARGS][24];
+    const char *values[MAX_ARGS];
+    if (n > MAX_ARGS || !c->prepared[st]) return RS_EINVAL;
+    stmt_name(name, st);
+    params(args, n, nums, values);
+    if (!PQsendQueryPrepared(c->pg, name, n, values, NULL, NULL, 0)) return pipe_lost(c, "send");
+    c->pipe_pending++;
+    return 0;
+}
+
+static int pg_pipe_commit(struct store_conn *c)
+{
+    int rc = send_plain(c, "COMMIT");
+    if (rc) return rc;
+    /* The sync point flushes everything queued: the batch leaves in one flight. */
+    return PQpipelineSync(c->pg) ? 0 : pipe_lost(c, "sync");
+}
+
+/* The next command's result (consuming the NULL that ends it). NULL when the connection
+ * failed. */
+static PGresult *next_result(struct store_conn *c)
+{
+    PGresult *r = PQgetResult(c->pg);
+    if (!r || PQstatus(c->pg) == CONNECTION_BAD) {
+        PQclear(r);
+        c->broken = true;
+        return NULL;
+    }
+    PGresult *extra = PQgetResult(c->pg); /* NULL: the end of this command's results */
+    if (extra) {                          /* not expected from our statements */
+        LOG_WARN("store", "postgres: unexpected extra result");
+        PQclear(extra);
+    }
+    c->pipe_pending--;
+    return r;
+}
+
+/* 0 for a good result (kept in c->res), RS_EAGAIN for a skipped one, else its error. */
+static int take_result(struct store_conn *c, PGresult *r, const char *what)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        c->res = r;
+        c->row = -1;
+        c->nrows = PQntuples(r);
+        return 0;
+    }
+    c->pipe_failed = true;
+    if (st == PGRES_PIPELINE_ABORTED) {
+        PQclear(r);
+        return RS_EAGAIN;
+    }
+    return map_res(c, r, what);
+}
+
+static int pg_pipe_result(struct store_conn *c)
+{
+    PQclear(c->res);
+    c->res = NULL;
+    if (c->broken) return RS_EUNAVAIL;
+    if (c->pipe_begun) {
+        c->pipe_begun = false;
+        PGresult *b = next_result(c);
+        if (!b) return pipe_lost(c, "BEGIN");
+        int rc = take_result(c, b, "BEGIN");
+        PQclear(c->res);
+        c->res = NULL;
+        if (rc) {
+            PGresult *r = next_result(c); /* the statement, skipped */
+            if (!r) return pipe_lost(c, "result");
+            PQclear(r);
+            return rc;
+        }
+    }
+    PGresult *r = next_result(c);
+    if (!r) return pipe_lost(c, "result");
+    return take_result(c, r, "pipelined statement");
+}
+
+static int pg_pipe_end(struct store_conn *c)
+{
+    PQclear(c->res);
+    c->res = NULL;
+    int rc = 0;
+    bool committed = false;
+    if (c->broken) return RS_EUNAVAIL;
+    /* Whatever the caller left unread, then COMMIT's result, then the sync point. */
+    while (c->pipe_pending > 0) {
+        bool last = c->pipe_pending == 1;
+        PGresult *r = next_result(c);
+        if (!r) return pipe_lost(c, "COMMIT");
+        if (last) {
+            committed =
+                PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+            if (!committed && !c->pipe_failed)
+                rc = map_res(c, r, "COMMIT");
+            else
+                PQclear(r);
+        } else {
+            PQclear(r);
+        }
+    }
+    PGresult *sync = PQgetResult(c->pg);
+    if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        PQclear(sync);
+        return pipe_lost(c, "sync");
+    }
+    PQclear(sync);
+    if (!PQexitPipelineMode(c->pg)) return pipe_lost(c, "pipeline exit");
+    c->pipe_begun = false;
+    if (committed) return 0;
+    /* The failed transaction block is still open on the server. */
+    PGresult *r = PQexec(c->pg, "ROLLBACK");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return map_res(c, r, "ROLLBACK");
+    PQclear(r);
+    return rc ? rc : RS_EIO;
+}
+
 static const char *pg_errmsg(struct store_conn *c)
 {
     return c->err[0] ? c->err : PQerrorMessage(c->pg);
@@ -352,4 +537,10 @@ const struct store_backend store_pg_backend = {
     .script = pg_script,
     .integrity = pg_integrity,
     .errmsg = pg_errmsg,
+    .prepare = pg_prepare,
+    .pipe_begin = pg_pipe_begin,
+    .pipe_send = pg_pipe_send,
+    .pipe_commit = pg_pipe_commit,
+    .pipe_result = pg_pipe_result,
+    .pipe_end = pg_pipe_end,
 };

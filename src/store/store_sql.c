@@ -93,17 +93,16 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                            NULL}},
     [ST_CHATROOM_LIST] = {{"SELECT " CHATROOM_COLS " FROM chatroom_members m JOIN chatrooms c "
                            "ON c.id = m.chatroom_id WHERE m.user_id = $1 AND "
-                           "(m.last_activity < $2 OR (m.last_activity = $2 AND "
-                           "m.chatroom_id < $3)) "
-                           "ORDER BY m.last_activity DESC, m.chatroom_id DESC LIMIT $4",
+                           "(c.last_activity < $2 OR (c.last_activity = $2 AND "
+                           "c.id < $3)) "
+                           "ORDER BY c.last_activity DESC, c.id DESC LIMIT $4",
                            NULL}},
     [ST_CHATROOM_TOUCH] = {{"UPDATE chatrooms SET last_activity = $2, last_message_id = $3 "
                             "WHERE id = $1",
                             NULL}},
 
     [ST_MEMBER_INSERT] = {{"INSERT INTO chatroom_members (chatroom_id, user_id, "
-                           "last_read_message_id, last_activity, joined_at) "
-                           "VALUES ($1, $2, 0, $3, $3)",
+                           "last_read_message_id, joined_at) VALUES ($1, $2, 0, $3)",
                            NULL}},
     [ST_MEMBERSHIP] = {{"SELECT (SELECT count(*) FROM chatrooms WHERE id = $1), "
                         "(SELECT count(*) FROM chatroom_members WHERE chatroom_id = $1 "
@@ -113,10 +112,9 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                      "ON u.id = m.user_id WHERE m.chatroom_id = $1 "
                      "ORDER BY u.username_norm LIMIT $2",
                      NULL}},
-    [ST_MEMBERS_TOUCH] = {{"UPDATE chatroom_members SET last_activity = $2, "
-                           "last_read_message_id = CASE WHEN user_id = $4 THEN CAST($3 AS BIGINT) "
-                           "ELSE last_read_message_id END WHERE chatroom_id = $1",
-                           NULL}},
+    [ST_MEMBER_READ_TO] = {{"UPDATE chatroom_members SET last_read_message_id = $3 "
+                            "WHERE chatroom_id = $1 AND user_id = $2",
+                            NULL}},
     [ST_MEMBER_MARK_READ] = {{"UPDATE chatroom_members SET last_read_message_id = "
                               "(SELECT c.last_message_id FROM chatrooms c WHERE c.id = $1) "
                               "WHERE chatroom_id = $1 AND user_id = $2 "
@@ -130,24 +128,6 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
     [ST_MESSAGE_INSERT] = {{"INSERT INTO messages (chatroom_id, sender_id, text, created_at) "
                             "VALUES ($1, $2, $3, $4) RETURNING id",
                             NULL}},
-    /* PostgreSQL only: the whole of sendMessage in one round trip (data-modifying WITH
-     * clauses all run, once, whether or not the final SELECT reads them). Returns whether
-     * the chatroom exists, whether the sender is a member, and the new id (NULL if not). */
-    [ST_MESSAGE_SEND_PG] = {{NULL,
-                             "WITH chk AS (SELECT "
-                             "(SELECT count(*) FROM chatrooms WHERE id = $1) AS room, "
-                             "(SELECT count(*) FROM chatroom_members WHERE chatroom_id = $1 "
-                             "AND user_id = $2) AS member), "
-                             "ins AS (INSERT INTO messages (chatroom_id, sender_id, text, "
-                             "created_at) SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), "
-                             "CAST($3 AS TEXT), CAST($4 AS BIGINT) FROM chk WHERE chk.member > 0 "
-                             "RETURNING id), "
-                             "c AS (UPDATE chatrooms SET last_activity = $4, "
-                             "last_message_id = ins.id FROM ins WHERE chatrooms.id = $1), "
-                             "m AS (UPDATE chatroom_members SET last_activity = $4, "
-                             "last_read_message_id = CASE WHEN user_id = $2 THEN ins.id "
-                             "ELSE last_read_message_id END FROM ins WHERE chatroom_id = $1) "
-                             "SELECT chk.room, chk.member, (SELECT id FROM ins) FROM chk"}},
     [ST_MESSAGE_HISTORY] = {{"SELECT id, chatroom_id, sender_id, created_at, text FROM messages "
                              "WHERE chatroom_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
                              NULL}},
@@ -155,16 +135,111 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                           "WHERE chatroom_id = $1 ORDER BY id DESC LIMIT 1",
                           NULL}},
 
+    /* PostgreSQL only (see store_internal.h): data-modifying WITH clauses all run, once,
+     * whether or not the final SELECT reads them, and see the same snapshot; explicit casts
+     * where a parameter's type cannot be inferred. Each reports its domain errors as counts. */
+    [ST_PG_USER_CREATE] = {{NULL,
+                            "WITH ins AS (INSERT INTO users (username, username_norm, "
+                            "display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) "
+                            "ON CONFLICT (username_norm) DO NOTHING RETURNING id, username, "
+                            "username_norm, display_name, socket_id, last_seen, created_at, "
+                            "follower_count, following_count), "
+                            "s AS (INSERT INTO sessions (id, user_id, secret_hash, created_at) "
+                            "SELECT CAST($6 AS BIGINT), ins.id, CAST($7 AS TEXT), "
+                            "CAST($5 AS BIGINT) FROM ins WHERE $7 IS NOT NULL) "
+                            "SELECT * FROM ins"}},
+    [ST_PG_SESSION_CREATE] = {{NULL,
+                               "INSERT INTO sessions (id, user_id, secret_hash, created_at) "
+                               "SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS TEXT), "
+                               "CAST($4 AS BIGINT) WHERE EXISTS (SELECT 1 FROM users "
+                               "WHERE id = $2) RETURNING id"}},
+    /* Toggle: the DELETE and the NOT EXISTS see the same snapshot, so exactly one of them
+     * acts; an insert lost to a concurrent node's (ON CONFLICT) counts as following. */
+    [ST_PG_FOLLOW_TOGGLE] = {{NULL,
+                              "WITH u AS (SELECT "
+                              "(SELECT count(*) FROM users WHERE id = CAST($1 AS BIGINT)) AS a, "
+                              "(SELECT count(*) FROM users WHERE id = CAST($2 AS BIGINT)) AS b), "
+                              "del AS (DELETE FROM follows WHERE follower_id = $1 "
+                              "AND followee_id = $2 RETURNING id), "
+                              "ins AS (INSERT INTO follows (follower_id, followee_id, created_at) "
+                              "SELECT $1, $2, CAST($3 AS BIGINT) FROM u WHERE u.a > 0 AND "
+                              "u.b > 0 AND NOT EXISTS (SELECT 1 FROM follows WHERE "
+                              "follower_id = $1 AND followee_id = $2) "
+                              "ON CONFLICT (follower_id, followee_id) DO NOTHING RETURNING id), "
+                              "d AS (SELECT (SELECT count(*) FROM ins) - (SELECT count(*) "
+                              "FROM del) AS delta), "
+                              "fe AS (UPDATE users SET follower_count = follower_count + d.delta "
+                              "FROM d WHERE users.id = $2 AND d.delta <> 0 "
+                              "RETURNING follower_count), "
+                              "fr AS (UPDATE users SET following_count = following_count + "
+                              "d.delta FROM d WHERE users.id = $1 AND d.delta <> 0 "
+                              "RETURNING following_count) "
+                              "SELECT u.a, u.b, (SELECT count(*) FROM del), "
+                              "coalesce((SELECT follower_count FROM fe), "
+                              "(SELECT follower_count FROM users WHERE id = $2)), "
+                              "coalesce((SELECT following_count FROM fr), "
+                              "(SELECT following_count FROM users WHERE id = $1)) FROM u"}},
+    [ST_PG_DIRECT_CREATE] = {{NULL,
+                              "WITH u AS (SELECT "
+                              "(SELECT count(*) FROM users WHERE id = CAST($1 AS BIGINT)) AS a, "
+                              "(SELECT count(*) FROM users WHERE id = CAST($2 AS BIGINT)) AS b), "
+                              "ins AS (INSERT INTO chatrooms (kind, name, direct_key, created_at, "
+                              "last_activity) SELECT 1, NULL, CAST($3 AS TEXT), "
+                              "CAST($4 AS BIGINT), CAST($4 AS BIGINT) FROM u WHERE u.a > 0 AND "
+                              "u.b > 0 ON CONFLICT (direct_key) DO NOTHING RETURNING id), "
+                              "mem AS (INSERT INTO chatroom_members (chatroom_id, user_id, "
+                              "last_read_message_id, joined_at) "
+                              "SELECT ins.id, x.uid, 0, CAST($4 AS BIGINT) "
+                              "FROM ins, (VALUES (CAST($1 AS BIGINT)), (CAST($2 AS BIGINT))) "
+                              "AS x (uid)) "
+                              "SELECT u.a, u.b, (SELECT id FROM ins) FROM u"}},
+    /* A statement of its own: it sees the room whether this batch or another node made it. */
+    [ST_PG_DIRECT_VIEW] = {{NULL, "SELECT " CHATROOM_COLS " FROM chatrooms c "
+                                  "JOIN chatroom_members m ON m.chatroom_id = c.id AND "
+                                  "m.user_id = $2 WHERE c.direct_key = $1"}},
+    [ST_PG_GROUP_CREATE] = {{NULL,
+                             "WITH chk AS (SELECT count(*) AS n FROM users "
+                             "WHERE id = ANY (CAST($1 AS BIGINT[]))), "
+                             "ins AS (INSERT INTO chatrooms (kind, name, direct_key, created_at, "
+                             "last_activity) SELECT 2, CAST($2 AS TEXT), NULL, "
+                             "CAST($3 AS BIGINT), CAST($3 AS BIGINT) FROM chk "
+                             "WHERE chk.n = CAST($4 AS BIGINT) RETURNING id), "
+                             "mem AS (INSERT INTO chatroom_members (chatroom_id, user_id, "
+                             "last_read_message_id, joined_at) "
+                             "SELECT ins.id, x, 0, CAST($3 AS BIGINT) "
+                             "FROM ins, unnest(CAST($1 AS BIGINT[])) AS x) "
+                             "SELECT chk.n, (SELECT id FROM ins) FROM chk"}},
+    [ST_PG_MESSAGE_SEND] = {{NULL,
+                             "WITH chk AS (SELECT "
+                             "(SELECT count(*) FROM chatrooms WHERE id = CAST($1 AS BIGINT)) "
+                             "AS room, (SELECT count(*) FROM chatroom_members WHERE "
+                             "chatroom_id = $1 AND user_id = CAST($2 AS BIGINT)) AS member), "
+                             "ins AS (INSERT INTO messages (chatroom_id, sender_id, text, "
+                             "created_at) SELECT $1, $2, CAST($3 AS TEXT), CAST($4 AS BIGINT) "
+                             "FROM chk WHERE chk.member > 0 RETURNING id), "
+                             "c AS (UPDATE chatrooms SET last_activity = $4, "
+                             "last_message_id = ins.id FROM ins WHERE chatrooms.id = $1), "
+                             "m AS (UPDATE chatroom_members SET last_read_message_id = ins.id "
+                             "FROM ins WHERE chatroom_id = $1 AND user_id = $2) "
+                             "SELECT chk.room, chk.member, (SELECT id FROM ins) FROM chk"}},
+    [ST_PG_MARK_READ] = {{NULL,
+                          "WITH chk AS (SELECT "
+                          "(SELECT count(*) FROM chatrooms WHERE id = CAST($1 AS BIGINT)) AS room, "
+                          "(SELECT count(*) FROM chatroom_members WHERE chatroom_id = $1 AND "
+                          "user_id = CAST($2 AS BIGINT)) AS member), "
+                          "upd AS (UPDATE chatroom_members SET last_read_message_id = "
+                          "(SELECT c.last_message_id FROM chatrooms c WHERE c.id = $1) "
+                          "WHERE chatroom_id = $1 AND user_id = $2 "
+                          "RETURNING last_read_message_id) "
+                          "SELECT chk.room, chk.member, (SELECT last_read_message_id FROM upd) "
+                          "FROM chk"}},
+
     [ST_CHECK_FOLLOWER_COUNTS] = {{"SELECT count(*) FROM users u WHERE u.follower_count <> "
                                    "(SELECT count(*) FROM follows f WHERE f.followee_id = u.id)",
                                    NULL}},
     [ST_CHECK_FOLLOWING_COUNTS] = {{"SELECT count(*) FROM users u WHERE u.following_count <> "
                                     "(SELECT count(*) FROM follows f WHERE f.follower_id = u.id)",
                                     NULL}},
-    [ST_CHECK_MEMBER_ACTIVITY] = {{"SELECT count(*) FROM chatroom_members m JOIN chatrooms c "
-                                   "ON c.id = m.chatroom_id "
-                                   "WHERE m.last_activity <> c.last_activity",
-                                   NULL}},
     [ST_CHECK_LAST_MESSAGE] = {{"SELECT count(*) FROM chatrooms c WHERE c.last_message_id <> "
                                 "coalesce((SELECT max(x.id) FROM messages x "
                                 "WHERE x.chatroom_id = c.id), 0)",
@@ -193,7 +268,6 @@ const char *store_sql_text(enum store_stmt st, enum store_dialect d)
 const struct store_check_query store_check_queries[] = {
     {ST_CHECK_FOLLOWER_COUNTS, "users whose follower_count differs from their follows"},
     {ST_CHECK_FOLLOWING_COUNTS, "users whose following_count differs from their follows"},
-    {ST_CHECK_MEMBER_ACTIVITY, "memberships whose last_activity differs from the chatroom's"},
     {ST_CHECK_LAST_MESSAGE, "chatrooms whose last_message_id is not their newest message"},
     {ST_CHECK_DIRECT_MEMBERS, "direct chatrooms without exactly two members"},
     {ST_CHECK_SENDER_MEMBERS, "messages whose sender is not a member of the chatroom"},
@@ -254,11 +328,10 @@ const char *const store_migrations_table[2] = {
     " chatroom_id BIGINT NOT NULL REFERENCES chatrooms (id),"                                      \
     " user_id BIGINT NOT NULL REFERENCES users (id),"                                              \
     " last_read_message_id BIGINT NOT NULL DEFAULT 0,"                                             \
-    " last_activity BIGINT NOT NULL,"                                                              \
     " joined_at BIGINT NOT NULL,"                                                                  \
     " PRIMARY KEY (chatroom_id, user_id));"                                                        \
     "CREATE INDEX chatroom_members_user ON chatroom_members "                                      \
-    " (user_id, last_activity DESC, chatroom_id DESC);"                                            \
+    " (user_id, chatroom_id);"                                                                     \
     "CREATE TABLE messages ("                                                                      \
     " id " ID ","                                                                                  \
     " chatroom_id BIGINT NOT NULL REFERENCES chatrooms (id),"                                      \
