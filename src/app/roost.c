@@ -8,6 +8,7 @@
 
 #include "app/conformance.h"
 #include "app/metrics.h"
+#include "app/platform.h"
 #include "eio/server.h"
 #include "http/server.h"
 #include "http/static.h"
@@ -16,6 +17,7 @@
 #include "net/loop.h"
 #include "util/err.h"
 #include "sio/server.h"
+#include "store/store.h"
 #include "util/log.h"
 
 struct worker {
@@ -37,7 +39,15 @@ struct roost {
     eio_server_t *eio_echo;  /* conformance: raw Engine.IO echo at /engine.io/ */
     bool ws_deflate;
     metrics_sources_t metrics;
+    store_t *store;
+    platform_t *platform;
 };
+
+/* Storage completions come back to the loop that asked. */
+static int post_to_loop(void *origin, void (*fn)(void *), void *arg)
+{
+    return loop_post(origin, fn, arg);
+}
 
 /* SIGTERM on each worker: close the real-time sessions politely so clients reconnect. */
 static void stop_hook(loop_t *l, void *arg)
@@ -77,6 +87,21 @@ static int setup_realtime(roost_t *r)
     r->ws_deflate = cfg->ws_deflate;
     r->metrics = (metrics_sources_t){.loops = r->loops, .nloops = r->nworkers, .eio = r->eio, .sio = r->sio};
     http_route(r->http, "GET", "/metrics", 0, 0, metrics_handle, &r->metrics);
+    if (!cfg->conformance) {
+        struct store_config stc = {.url = cfg->store, .post = post_to_loop,
+                                   .no_group_commit = cfg->no_group_commit, .group_max = cfg->group_max};
+        char err[256];
+        if (store_open(&stc, &r->store, err, sizeof err)) {
+            fprintf(stderr, "roost: %s\n", err);
+            return RS_EUNAVAIL;
+        }
+        platform_config_t pc = {.cfg = cfg, .store = r->store, .sio = r->sio, .http = r->http,
+                                .loops = r->loops, .nloops = r->nworkers};
+        r->platform = platform_new(&pc);
+        if (!r->platform) return RS_EINVAL;
+        r->metrics.extra = platform_metrics;
+        r->metrics.extra_arg = r->platform;
+    }
     if (cfg->conformance) {
         eio_config_t echo = ec;
         echo.path = "/engine.io/";
@@ -178,6 +203,10 @@ void roost_stop(roost_t *r)
         if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
     free(r->workers);
     free(r->loops);
+    /* Loops are stopped: no request can reach the platform; then the store commits what
+     * is queued and closes. */
+    platform_free(r->platform);
+    store_close(r->store);
     eio_server_free(r->eio);
     eio_server_free(r->eio_echo);
     sio_server_free(r->sio);
@@ -188,6 +217,27 @@ void roost_stop(roost_t *r)
 
 int roost_command(const config_t *cfg)
 {
-    fprintf(stderr, "roost: command '%s' needs the storage layer\n", cfg->command);
-    return 2;
+    struct store_config stc = {.url = cfg->store};
+    char err[256];
+    if (strcmp(cfg->command, "migrate") == 0) {
+        int from = 0, to = 0;
+        if (store_migrate(&stc, &from, &to, err, sizeof err)) {
+            fprintf(stderr, "roost: migrate: %s\n", err);
+            return 1;
+        }
+        printf("schema version %d -> %d\n", from, to);
+        return 0;
+    }
+    store_t *s = NULL;
+    if (store_open(&stc, &s, err, sizeof err)) {
+        fprintf(stderr, "roost: check: %s\n", err);
+        return 1;
+    }
+    buf_t report = BUF_INIT;
+    int rc = store_check(s, &report);
+    if (report.len) fwrite(report.base, 1, report.len, stdout);
+    printf("%s: %s\n", store_backend_name(s), rc ? "FAILED" : "ok");
+    buf_free(&report);
+    store_close(s);
+    return rc ? 1 : 0;
 }
