@@ -51,7 +51,9 @@ asan:
 web:
 	@if [ -f web/package.json ]; then scripts/deps.sh web && cd web && npm run --silent build; fi
 
-run: build web
+run: deps-build
+	@$(MAKE) --no-print-directory -j2 build
+	@$(MAKE) --no-print-directory web
 	@mkdir -p data
 	exec ./$(B)/roost $(ARGS)
 
@@ -59,8 +61,9 @@ run: build web
 # (release and ASan+UBSan), and each fuzzer briefly. Prints a summary; non-zero on failure.
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory build web
-	@$(MAKE) --no-print-directory MODE=asan build
+	@$(MAKE) --no-print-directory -j2 build
+	@$(MAKE) --no-print-directory web
+	@$(MAKE) --no-print-directory -j2 MODE=asan build
 	@scripts/test.sh
 
 test-unit: build

@@ -60,11 +60,26 @@ run_fuzz() {
     count "fuzz (${FUZZ_SECONDS:-8}s each)" "${p:-0}" "${f:-1}"
 }
 
+# A throwaway PostgreSQL (loopback, trust auth) so the store and platform suites also run
+# against the PostgreSQL backend; stopped by PID on exit.
+start_pg() {
+    [ -n "${ROOST_TEST_PG:-}" ] && return 0
+    if ROOST_TEST_PG=$(scripts/pg-test.sh start 2>/tmp/roost-pg-start.log); then
+        export ROOST_TEST_PG
+        trap 'scripts/pg-test.sh stop "$ROOST_TEST_PG" >/dev/null 2>&1 || true' EXIT
+        echo "postgres: $ROOST_TEST_PG"
+    else
+        echo "postgres: could not start a test server:"; cat /tmp/roost-pg-start.log
+        count "postgres start" 0 1
+    fi
+}
+
 case "$what" in
-unit) run_unit release ;;
-integration) run_integration release ;;
+unit) start_pg; run_unit release ;;
+integration) start_pg; run_integration release ;;
 fuzz) run_fuzz ;;
 all)
+    start_pg
     run_unit release
     run_unit asan
     run_integration release
