@@ -74,12 +74,12 @@ typedef struct ws_parser {
     uint32_t frame_left; /* payload bytes of the current data frame still to come */
     uint32_t msg_len;    /* payload bytes of the open message so far */
     uint32_t max_message;
-    uint8_t mask[4];    /* masking key of the current data frame */
+    uint32_t mask;      /* the current data frame's masking key, in memory order, rotated so
+                           its first byte applies to the next payload byte */
     uint16_t fragments; /* frames of the open message so far */
     uint16_t max_fragments;
-    uint8_t mask_off; /* position in the key of the next payload byte */
-    uint8_t state;    /* header, payload, done */
-    uint8_t msg;      /* flags of the open message (private WS_MSG_* bits) */
+    uint8_t state; /* header, payload, done */
+    uint8_t msg;   /* flags of the open message (private bits, 0 when none is open) */
     uint8_t deflate;
     utf8_state_t utf8; /* validator for an uncompressed text message */
 } ws_parser_t;
