@@ -160,9 +160,9 @@ int ws_parser_feed(ws_parser_t *p, char *data, size_t len, ws_event_t *ev)
 {
     *ev = (ws_event_t){0};
     if (len > INT_MAX) len = INT_MAX;
-    if (p->state == ST_PAYLOAD) return payload(p, data, 0, len, ev);
     if (p->state == ST_DONE) return (int)len;
-    if (len == 0) return 0;
+    if (len == 0) return 0; /* (in ST_PAYLOAD at least one payload byte is still due) */
+    if (p->state == ST_PAYLOAD) return payload(p, data, 0, len, ev);
 
     /* Check each header byte as soon as it is there, so a bad frame fails at once even when
      * its header trickles in; consume nothing until the header is complete. */

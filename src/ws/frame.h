@@ -15,7 +15,28 @@
  * its top bit set; close payloads of 1 byte, invalid close codes and close reasons that are not
  * UTF-8; text that is not UTF-8 (checked incrementally, failing at the first bad byte even in
  * the middle of a frame); messages over the size cap (counted across fragments, checked as
- * soon as a frame header announces the length) and messages with too many fragments. */
+ * soon as a frame header announces the length) and messages with too many fragments.
+ *
+ * The connection glue's read path, in outline:
+ *
+ *     // rx holds the leftover from the last read followed by the bytes just read
+ *     size_t pos = 0;
+ *     for (;;) {
+ *         ws_event_t ev;
+ *         int n = ws_parser_feed(&c->parser, rx + pos, rx_len - pos, &ev);
+ *         pos += n;
+ *         switch (ev.type) {
+ *         case WS_EV_DATA:  deliver or inflate ev.data/ev.len (ev.flags); break;
+ *         case WS_EV_PING:  queue a pong with ev.data/ev.len (capped); break;
+ *         case WS_EV_CLOSE: echo a close, close TCP soon; break;
+ *         case WS_EV_ERROR: send ws_frame_close(ev.code, ev.reason), close TCP; break;
+ *         default: break;
+ *         }
+ *         if (ev.type == WS_EV_ERROR || ev.type == WS_EV_CLOSE) break;
+ *         if (n == 0 && ev.type == WS_EV_NONE) break;
+ *     }
+ *     keep rx[pos..rx_len) (at most WS_PARSER_MAX_LEFTOVER bytes) for the next read
+ */
 #ifndef ROOST_WS_FRAME_H
 #define ROOST_WS_FRAME_H
 
