@@ -158,12 +158,11 @@ void ws_parser_init(ws_parser_t *p, const ws_parser_config_t *cfg);
  *                WS_DATA_FINAL, e.g. an empty message). Every message produces at least one
  *                piece; the first has WS_DATA_FIRST, the last WS_DATA_FINAL. Uncompressed text
  *                has already been validated up to the end of the piece and, on FINAL, to the
- *                end of the message; compressed text must be validated after inflating
- *                (ws_deflate_inflate does it).
- *   WS_EV_PING   answer with a pong carrying the same payload (the payload is valid until the
- *                caller drops the consumed bytes; copy it if the pong is queued). Pings may
- *                arrive between the fragments of a message.
- *   WS_EV_PONG   may be ignored.
+ *                end of the message (a piece may end inside a character: only the whole
+ *                message is guaranteed to be complete UTF-8); compressed text must be validated
+ * after inflating (ws_deflate_inflate does it). WS_EV_PING   answer with a pong carrying the same
+ * payload (the payload is valid until the caller drops the consumed bytes; copy it if the pong is
+ * queued). Pings may arrive between the fragments of a message. WS_EV_PONG   may be ignored.
  *   WS_EV_CLOSE  the code (validated: see ws_close_code_valid) and reason are valid. Answer
  *                with a close frame (echo the code, or send an empty one for
  *                WS_CLOSE_NO_STATUS) unless one was already sent, then close TCP. Everything
