@@ -33,29 +33,49 @@ bool ws_close_code_valid(unsigned code)
            (code >= 3000 && code <= 4999);
 }
 
-/* XOR data with the masking key starting at key position off. Whole 8-byte words are done
- * once the pointer is aligned; a word covers two full key periods, so the key phase is the
- * same before and after each word. */
-static void unmask(uint8_t *d, size_t n, const uint8_t key[4], unsigned off)
+/* The masking key is kept as the 4 key bytes in memory order, rotated so that its first byte
+ * applies to the next payload byte: advancing by n bytes rotates it by n mod 4. */
+static inline uint32_t key_advance(uint32_t k, size_t n)
 {
+    unsigned s = (unsigned)(n & 3) * 8;
+    if (!s) return k;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return k >> s | k << (32 - s);
+#else
+    return k << s | k >> (32 - s);
+#endif
+}
+
+/* XOR data with the key. The key is laid out twice in a 64-bit word so whole words are done
+ * at once; a word covers two key periods, so the phase is unchanged from one word to the next.
+ * Words are moved with memcpy, which compiles to plain loads and stores on targets with cheap
+ * unaligned access and stays correct on the others. */
+static inline void unmask(uint8_t *d, size_t n, uint32_t k)
+{
+    uint64_t m = (uint64_t)k << 32 | k;
     size_t i = 0;
-    while (i < n && ((uintptr_t)(d + i) & 7) != 0) {
-        d[i] ^= key[(off + i) & 3];
-        i++;
+    for (; n - i >= 32; i += 32) {
+        uint64_t w[4];
+        memcpy(w, d + i, 32);
+        w[0] ^= m, w[1] ^= m, w[2] ^= m, w[3] ^= m;
+        memcpy(d + i, w, 32);
     }
-    if (n - i >= 8) {
-        uint8_t k8[8];
-        for (unsigned j = 0; j < 8; j++) k8[j] = key[(off + i + j) & 3];
-        uint64_t m;
-        memcpy(&m, k8, 8);
-        for (; n - i >= 8; i += 8) {
-            uint64_t w;
-            memcpy(&w, d + i, 8);
-            w ^= m;
-            memcpy(d + i, &w, 8);
-        }
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, d + i, 8);
+        w ^= m;
+        memcpy(d + i, &w, 8);
     }
-    for (; i < n; i++) d[i] ^= key[(off + i) & 3];
+    if (n - i >= 4) {
+        uint32_t w;
+        memcpy(&w, d + i, 4);
+        w ^= k;
+        memcpy(d + i, &w, 4);
+        i += 4;
+    }
+    uint8_t kb[4];
+    memcpy(kb, &k, 4);
+    for (unsigned j = 0; i < n; i++, j++) d[i] ^= kb[j];
 }
 
 static int fail(ws_parser_t *p, ws_event_t *ev, uint16_t code, const char *reason)
@@ -69,13 +89,13 @@ static int fail(ws_parser_t *p, ws_event_t *ev, uint16_t code, const char *reaso
 }
 
 /* Deliver the payload bytes of the current data frame that are in data[pos..len). */
-static int payload(ws_parser_t *p, char *data, size_t pos, size_t len, ws_event_t *ev)
+static inline int payload(ws_parser_t *p, char *data, size_t pos, size_t len, ws_event_t *ev)
 {
     size_t n = len - pos;
     if (n > p->frame_left) n = p->frame_left;
     char *d = data + pos;
-    unmask((uint8_t *)d, n, p->mask, p->mask_off);
-    p->mask_off = (uint8_t)((p->mask_off + n) & 3);
+    unmask((uint8_t *)d, n, p->mask);
+    p->mask = key_advance(p->mask, n);
     p->frame_left -= (uint32_t)n;
     bool check_text = (p->msg & (MSG_TEXT | MSG_COMPRESSED)) == MSG_TEXT;
     if (check_text && utf8_feed(&p->utf8, d, n) != n)
@@ -107,7 +127,9 @@ static int payload(ws_parser_t *p, char *data, size_t pos, size_t len, ws_event_
 static int control(ws_parser_t *p, char *data, size_t hlen, size_t plen, int op, ws_event_t *ev)
 {
     char *d = data + hlen;
-    unmask((uint8_t *)d, plen, (const uint8_t *)data + hlen - 4, 0);
+    uint32_t key;
+    memcpy(&key, data + hlen - 4, 4);
+    unmask((uint8_t *)d, plen, key);
     if (op == WS_OP_CLOSE) {
         uint16_t code = WS_CLOSE_NO_STATUS;
         if (plen == 1) return fail(p, ev, WS_CLOSE_PROTOCOL_ERROR, "close payload of 1 byte");
@@ -138,9 +160,9 @@ int ws_parser_feed(ws_parser_t *p, char *data, size_t len, ws_event_t *ev)
 {
     *ev = (ws_event_t){0};
     if (len > INT_MAX) len = INT_MAX;
-    if (p->state == ST_PAYLOAD) return payload(p, data, 0, len, ev);
     if (p->state == ST_DONE) return (int)len;
-    if (len == 0) return 0;
+    if (len == 0) return 0; /* (in ST_PAYLOAD at least one payload byte is still due) */
+    if (p->state == ST_PAYLOAD) return payload(p, data, 0, len, ev);
 
     /* Check each header byte as soon as it is there, so a bad frame fails at once even when
      * its header trickles in; consume nothing until the header is complete. */
@@ -213,8 +235,7 @@ int ws_parser_feed(ws_parser_t *p, char *data, size_t len, ws_event_t *ev)
     }
     p->msg_len += (uint32_t)plen;
     p->frame_left = (uint32_t)plen;
-    memcpy(p->mask, h + hlen - 4, 4);
-    p->mask_off = 0;
+    memcpy(&p->mask, h + hlen - 4, 4);
     p->state = ST_PAYLOAD;
     return payload(p, data, hlen, len, ev);
 }

@@ -15,7 +15,28 @@
  * its top bit set; close payloads of 1 byte, invalid close codes and close reasons that are not
  * UTF-8; text that is not UTF-8 (checked incrementally, failing at the first bad byte even in
  * the middle of a frame); messages over the size cap (counted across fragments, checked as
- * soon as a frame header announces the length) and messages with too many fragments. */
+ * soon as a frame header announces the length) and messages with too many fragments.
+ *
+ * The connection glue's read path, in outline:
+ *
+ *     // rx holds the leftover from the last read followed by the bytes just read
+ *     size_t pos = 0;
+ *     for (;;) {
+ *         ws_event_t ev;
+ *         int n = ws_parser_feed(&c->parser, rx + pos, rx_len - pos, &ev);
+ *         pos += n;
+ *         switch (ev.type) {
+ *         case WS_EV_DATA:  deliver or inflate ev.data/ev.len (ev.flags); break;
+ *         case WS_EV_PING:  queue a pong with ev.data/ev.len (capped); break;
+ *         case WS_EV_CLOSE: echo a close, close TCP soon; break;
+ *         case WS_EV_ERROR: send ws_frame_close(ev.code, ev.reason), close TCP; break;
+ *         default: break;
+ *         }
+ *         if (ev.type == WS_EV_ERROR || ev.type == WS_EV_CLOSE) break;
+ *         if (n == 0 && ev.type == WS_EV_NONE) break;
+ *     }
+ *     keep rx[pos..rx_len) (at most WS_PARSER_MAX_LEFTOVER bytes) for the next read
+ */
 #ifndef ROOST_WS_FRAME_H
 #define ROOST_WS_FRAME_H
 
@@ -74,12 +95,12 @@ typedef struct ws_parser {
     uint32_t frame_left; /* payload bytes of the current data frame still to come */
     uint32_t msg_len;    /* payload bytes of the open message so far */
     uint32_t max_message;
-    uint8_t mask[4];    /* masking key of the current data frame */
+    uint32_t mask;      /* the current data frame's masking key, in memory order, rotated so
+                           its first byte applies to the next payload byte */
     uint16_t fragments; /* frames of the open message so far */
     uint16_t max_fragments;
-    uint8_t mask_off; /* position in the key of the next payload byte */
-    uint8_t state;    /* header, payload, done */
-    uint8_t msg;      /* flags of the open message (private WS_MSG_* bits) */
+    uint8_t state; /* header, payload, done */
+    uint8_t msg;   /* flags of the open message (private bits, 0 when none is open) */
     uint8_t deflate;
     utf8_state_t utf8; /* validator for an uncompressed text message */
 } ws_parser_t;
@@ -137,12 +158,11 @@ void ws_parser_init(ws_parser_t *p, const ws_parser_config_t *cfg);
  *                WS_DATA_FINAL, e.g. an empty message). Every message produces at least one
  *                piece; the first has WS_DATA_FIRST, the last WS_DATA_FINAL. Uncompressed text
  *                has already been validated up to the end of the piece and, on FINAL, to the
- *                end of the message; compressed text must be validated after inflating
- *                (ws_deflate_inflate does it).
- *   WS_EV_PING   answer with a pong carrying the same payload (the payload is valid until the
- *                caller drops the consumed bytes; copy it if the pong is queued). Pings may
- *                arrive between the fragments of a message.
- *   WS_EV_PONG   may be ignored.
+ *                end of the message (a piece may end inside a character: only the whole
+ *                message is guaranteed to be complete UTF-8); compressed text must be validated
+ * after inflating (ws_deflate_inflate does it). WS_EV_PING   answer with a pong carrying the same
+ * payload (the payload is valid until the caller drops the consumed bytes; copy it if the pong is
+ * queued). Pings may arrive between the fragments of a message. WS_EV_PONG   may be ignored.
  *   WS_EV_CLOSE  the code (validated: see ws_close_code_valid) and reason are valid. Answer
  *                with a close frame (echo the code, or send an empty one for
  *                WS_CLOSE_NO_STATUS) unless one was already sent, then close TCP. Everything
