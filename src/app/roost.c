@@ -78,7 +78,8 @@ static int setup_realtime(roost_t *r)
                        .max_payload = cfg->max_payload,
                        .upgrade_timeout_ms = (uint32_t)cfg->upgrade_timeout_ms,
                        .ws_deflate = cfg->ws_deflate,
-                       .cookie = cfg->cookie};
+                       .cookie = cfg->cookie,
+                       .max_message_rate = (uint32_t)cfg->max_message_rate};
     r->eio = eio_server_new(&ec, r->loops, r->nworkers, sio_eio_callbacks(), r->sio);
     if (!r->eio) return RS_ENOMEM;
     /* The polling POST body is capped at maxPayload (413 beyond), like the reference. */

@@ -52,6 +52,8 @@ struct eio_session {
     ws_conn_t *probe;        /* a WebSocket being upgraded to */
     loop_timer_t ping_timer;
     loop_timer_t upgrade_timer;
+    uint64_t rate_at;        /* token bucket for --max-message-rate: last refill (ms) */
+    uint32_t rate_tokens;
     void *user;
     char *cookies;           /* the handshake's Cookie header, or NULL */
     char ip[46];
@@ -380,10 +382,35 @@ static void ping_fired(loop_timer_t *t)
 
 /* ---- incoming packets ---- */
 
+/* A flood of tiny messages from one client would monopolise its worker: refill a token
+ * bucket at the configured rate and close sessions that run dry. */
+static bool rate_ok(eio_session_t *s)
+{
+    uint32_t rate = s->srv->cfg.max_message_rate;
+    if (!rate) return true;
+    uint64_t now = loop_now(s->loop);
+    uint64_t burst = (uint64_t)rate * 2;
+    uint64_t refill = (now - s->rate_at) * rate / 1000;
+    if (refill) {
+        uint64_t t = s->rate_tokens + refill;
+        s->rate_tokens = (uint32_t)(t > burst ? burst : t);
+        s->rate_at = now;
+    }
+    if (!s->rate_tokens) return false;
+    s->rate_tokens--;
+    return true;
+}
+
 static void handle_packet(eio_session_t *s, const eio_packet_t *p)
 {
     switch (p->type) {
     case EIO_MESSAGE:
+        if (!rate_ok(s)) {
+            LOG_INFO("eio", "%s: closing session %s: more than %u messages/s", s->ip, s->sid,
+                     s->srv->cfg.max_message_rate);
+            session_close(s, "transport error", 0);
+            break;
+        }
         if (s->srv->cb.on_message)
             s->srv->cb.on_message(s, (char *)p->data.base, p->data.len, p->binary != 0, s->srv->arg);
         break;
@@ -431,6 +458,8 @@ static eio_session_t *session_new(eio_server_t *srv, loop_t *l, span_t cookie, c
     if (transport == T_WEBSOCKET) pl->nwebsocket++;
     else pl->npolling++;
     snprintf(s->ip, sizeof s->ip, "%s", ip);
+    s->rate_at = loop_now(l);
+    s->rate_tokens = srv->cfg.max_message_rate * 2;
     return s;
 }
 

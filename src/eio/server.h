@@ -41,6 +41,7 @@ typedef struct eio_config {
     uint32_t upgrade_timeout_ms;
     bool ws_deflate;
     const char *cookie;        /* "io" cookie name, or NULL */
+    uint32_t max_message_rate; /* messages per second per session (burst: 2 s worth); 0 = off */
 } eio_config_t;
 
 /* loops: every worker's loop, indexed by loop_index(); the array must outlive the server. */

@@ -47,6 +47,7 @@ static const struct opt opts[] = {
     {"body-timeout", O_MS, OFF(body_timeout_ms), "whole request body must arrive within ms (default 30000)", 0},
     {"idle-timeout", O_MS, OFF(idle_timeout_ms), "keep-alive idle timeout in ms (default 60000)", 0},
     {"max-conns-per-ip", O_INT, OFF(max_conns_per_ip), "connections allowed from one address (default 4096, 0 = unlimited)", 0},
+    {"max-message-rate", O_INT, OFF(max_message_rate), "messages per second one client may send; floods are disconnected (default 20000, 0 = off)", 0},
     {"max-output", O_U64, OFF(max_output), "queued output per connection before it is dropped, bytes (default 8388608)", 0},
     {"shutdown-grace", O_MS, OFF(shutdown_grace_ms), "on SIGTERM, time to finish in-flight work, ms (default 5000)", 0},
     {"tls-cert", O_STR, OFF(tls_cert), "PEM certificate chain for HTTPS/WSS (not implemented yet: refused)", 0},
@@ -103,6 +104,7 @@ static void defaults(config_t *c)
     c->body_timeout_ms = 30000;
     c->idle_timeout_ms = 60000;
     c->max_conns_per_ip = 4096;
+    c->max_message_rate = 20000;
     c->max_output = 8u << 20;
     c->shutdown_grace_ms = 5000;
     c->group_max = 50;

@@ -39,6 +39,7 @@ typedef struct config {
     const char *tls_cert, *tls_key;
     int group_max;            /* chatroom size cap */
     bool no_group_commit;
+    int max_message_rate;
 } config_t;
 
 /* Parse argv and the environment into cfg (defaults first). Returns 0; 1 when --help or

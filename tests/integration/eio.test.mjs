@@ -201,3 +201,23 @@ test('restarting the server: a connected client sees close', async () => {
   assert.match(await closed, /transport close|transport error/);
   await other.cleanup();
 });
+
+test('a flood of tiny messages closes only the flooding session (per-session rate limit)', async () => {
+  const other = await startRoost({ args: ['--conformance', '--max-message-rate', '50'] });
+  const open2 = (transports) => new Promise((resolve, reject) => {
+    const s = new Socket(other.url, { path: '/engine.io/', transports });
+    s.on('open', () => resolve(s));
+    s.on('error', reject);
+  });
+  const flooder = await open2(['websocket']);
+  const calm = await open2(['websocket']);
+  const closed = new Promise((r) => flooder.on('close', (reason) => r(reason)));
+  for (let i = 0; i < 400; i++) flooder.send('x');
+  assert.ok(await closed);
+  const echo = nextMessages(calm, 1);
+  calm.send('fine');
+  assert.deepEqual(await echo, ['fine']);
+  calm.close();
+  await other.stop();
+  await other.cleanup();
+});
