@@ -73,7 +73,7 @@ fuzz-build: $(FUZZ_BIN)
 build/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	clang -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -DROOST_FUZZ $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread -lm
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread -lm
 
 # `make fuzz FUZZ_SECONDS=600` runs every fuzzer for that long, corpus in fuzz/corpus/NAME.
 fuzz: deps-build fuzz-build

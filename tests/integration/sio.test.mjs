@@ -5,7 +5,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { startRoost, sleep } from './lib/roost.mjs';
+import { startRoost, sleep, sanitized } from './lib/roost.mjs';
 
 let roost;
 before(async () => {
@@ -120,7 +120,8 @@ test('broadcast reaches every client of the namespace once, and no other namespa
 });
 
 test('rooms with 1,000 clients: each gets exactly the broadcasts for its rooms, except honoured', async () => {
-  const n = 1000;
+  // Under the sanitizers the same test runs with fewer clients to stay within its time.
+  const n = sanitized ? 200 : 1000;
   const socks = [];
   for (let i = 0; i < n; i++) socks.push(connect('/', { transports: ['websocket'] }));
   await Promise.all(socks.map(connected));
