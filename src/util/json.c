@@ -99,15 +99,19 @@ static long unicode_escape(const unsigned char **pp, const unsigned char *end)
 static const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
                                         int *escaped)
 {
+    /* Printable ASCII other than '"' and '\\' needs no further look: skip runs of it. */
+    static const unsigned char plain[256] = {
+        [0x20 ... 0x21] = 1, /* 0x22 is '"' */
+        [0x23 ... 0x5B] = 1, /* 0x5C is '\\' */
+        [0x5D ... 0x7F] = 1,
+    };
     p++;
     *escaped = 0;
     while (p < end) {
+        while (p < end && plain[*p]) p++;
+        if (p >= end) return NULL;
         unsigned c = *p;
         if (c == '"') return p + 1;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            p++;
-            continue;
-        }
         if (c < 0x20) return NULL;
         if (c == '\\') {
             *escaped = 1;
