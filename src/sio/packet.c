@@ -8,16 +8,18 @@
 #include "util/err.h"
 
 /* Event names the reference refuses: they mean something to its EventEmitters. */
-static const char *const reserved_events[] = {
-    "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
+static const span_t reserved_events[] = {
+    SPAN_LIT("connect"),       SPAN_LIT("connect_error"), SPAN_LIT("disconnect"),
+    SPAN_LIT("disconnecting"), SPAN_LIT("newListener"),   SPAN_LIT("removeListener"),
 };
 
 static const char root_nsp[] = "/";
 
 static int is_reserved_event(span_t name)
 {
+    if (name.len < 7 || name.len > 14) return 0;
     for (size_t i = 0; i < sizeof reserved_events / sizeof reserved_events[0]; i++)
-        if (span_eq_cstr(name, reserved_events[i])) return 1;
+        if (span_eq(name, reserved_events[i])) return 1;
     return 0;
 }
 
@@ -353,22 +355,42 @@ static int nsp_is_root(span_t nsp)
     return nsp.len == 0 || (nsp.len == 1 && nsp.base[0] == '/');
 }
 
+/* Write v in decimal at the end of tmp (which ends at `end`); returns the first digit. */
+static char *format_uint(char *end, uint64_t v)
+{
+    do *--end = (char)('0' + v % 10);
+    while (v /= 10);
+    return end;
+}
+
 int sio_encode_header(buf_t *out, int type, int attachments, span_t nsp, int64_t ack_id)
 {
     if (type < SIO_CONNECT || type > SIO_BINARY_ACK || ack_id > SIO_ACK_ID_MAX) return RS_EINVAL;
     int binary = type == SIO_BINARY_EVENT || type == SIO_BINARY_ACK;
     if (binary && (attachments < 0 || attachments > SIO_MAX_ATTACHMENTS)) return RS_EINVAL;
-    size_t start = out->len;
-    char tmp[48];
-    int n = snprintf(tmp, sizeof tmp, "%d", type);
-    if (binary) n += snprintf(tmp + n, sizeof tmp - (size_t)n, "%d-", attachments);
-    if (buf_append(out, tmp, (size_t)n)) goto nomem;
-    if (!nsp_is_root(nsp) && (buf_append_span(out, nsp) || buf_append_byte(out, ','))) goto nomem;
-    if (ack_id >= 0 && buf_appendf(out, "%lld", (long long)ack_id)) goto nomem;
+    int root = nsp_is_root(nsp);
+    /* type, "10-", the namespace and its comma, 16 digits of ack id */
+    if (buf_reserve(out, 4 + (root ? 0 : nsp.len + 1) + 16)) return RS_ENOMEM;
+    char *o = out->base + out->len;
+    *o++ = (char)('0' + type);
+    if (binary) {
+        if (attachments >= 10) *o++ = '1';
+        *o++ = (char)('0' + attachments % 10);
+        *o++ = '-';
+    }
+    if (!root) {
+        memcpy(o, nsp.base, nsp.len);
+        o += nsp.len;
+        *o++ = ',';
+    }
+    if (ack_id >= 0) {
+        char tmp[24], *d = format_uint(tmp + sizeof tmp, (uint64_t)ack_id);
+        size_t n = (size_t)(tmp + sizeof tmp - d);
+        memcpy(o, d, n);
+        o += n;
+    }
+    out->len = (size_t)(o - out->base);
     return 0;
-nomem:
-    out->len = start;
-    return RS_ENOMEM;
 }
 
 /* Header for an EVENT or ACK that carries nbinaries attachments. */

@@ -4,8 +4,8 @@
  *     <type>[<attachments>-][<nsp>,][<ack id>][<JSON payload>]    + N binary messages
  * e.g. `2["foo"]`, `2/admin,12["bar",1]`, `51-["baz",{"_placeholder":true,"num":0}]` + <bytes>.
  * (docs/socket.io-protocol/v5-current.md in the socket.io repository; behaviour checked against
- * socket.io-parser 4.2.x.) Encoders here write only the Socket.IO part: append '4' yourself first
- * when the bytes are to be an Engine.IO text packet - then one buffer serves as the WebSocket
+ * socket.io-parser 4.2.x.) Encoders here write only the Socket.IO part: put the '4' in the buffer
+ * first when the bytes are to be an Engine.IO text packet - then one buffer serves as the WebSocket
  * frame payload and as a polling record alike, so a broadcast is encoded once.
  *
  * Hot path - JSON stays text. Decoding validates the payload with rs_json_scan (no allocation,
@@ -31,16 +31,17 @@
  *    string other than connect, connect_error, disconnect, disconnecting, newListener,
  *    removeListener; ACK / BINARY_ACK: an array, and an ack id is required;
  *  - ack id: decimal digits, at most SIO_ACK_ID_MAX (2^53 - 1, JavaScript's largest exact
- *    integer); only EVENT and ACK types may carry one (the reference ignores it elsewhere; no
- *    client sends it);
+ *    integer); only EVENT / ACK and their BINARY_ forms may carry one (the reference ignores it
+ *    elsewhere; no client sends it);
  *  - binary packets with N > 0 attachments: every object whose "_placeholder" member is true
  *    must have a "num" member that is an integer in 0..N-1 (1.0 counts as 1; duplicate keys:
  *    the last wins, as in JSON.parse). A num may repeat and an attachment may go unused, as in
  *    the reference. With N = 0 placeholders are plain data, as in the reference.
  *  - a text message while attachments are awaited, or a binary message when none are.
- * Deliberately not copied from the reference's lenient number parsing: attachment counts and ack
- * ids must be plain digits ("5-", not " 5-" or "0x5-"). The namespace is everything up to the
- * first ',' and must be valid UTF-8. */
+ * Stricter than socket.io-parser where it is lenient by accident: attachment counts and ack ids
+ * must be plain digits ("5-", not " 5-" or "0x5-"); EVENT and CONNECT_ERROR need a payload (the
+ * parser lets a bare "2" through, the spec requires one); ACK needs an id. The namespace is
+ * everything up to the first ',' and must be valid UTF-8. */
 #ifndef ROOST_SIO_PACKET_H
 #define ROOST_SIO_PACKET_H
 
@@ -134,7 +135,8 @@ typedef struct sio_decoder {
  * Complete packets are reported like the reference reports them: BINARY_EVENT / BINARY_ACK
  * become SIO_EVENT / SIO_ACK, with `attachments` the declared count and binaries[] filled
  * (a header declaring 0 attachments completes at once, with no binaries). A packet that had to
- * wait for attachments owns a copy of its text, so the message need not outlive the call. */
+ * wait for attachments owns a copy of its text, so the message need not outlive the call; the
+ * others point into msg, as sio_packet_decode's do. */
 int sio_decoder_text(sio_decoder_t *d, span_t msg, sio_packet_t *out);
 
 /* Feed a binary message (copied into an rbuf the packet will own). *out is overwritten. Returns

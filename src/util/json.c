@@ -99,15 +99,19 @@ static long unicode_escape(const unsigned char **pp, const unsigned char *end)
 static const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
                                         int *escaped)
 {
+    /* Printable ASCII other than '"' and '\\' needs no further look: skip runs of it. */
+    static const unsigned char plain[256] = {
+        [0x20 ... 0x21] = 1, /* 0x22 is '"' */
+        [0x23 ... 0x5B] = 1, /* 0x5C is '\\' */
+        [0x5D ... 0x7F] = 1,
+    };
     p++;
     *escaped = 0;
     while (p < end) {
+        while (p < end && plain[*p]) p++;
+        if (p >= end) return NULL;
         unsigned c = *p;
         if (c == '"') return p + 1;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            p++;
-            continue;
-        }
         if (c < 0x20) return NULL;
         if (c == '\\') {
             *escaped = 1;
@@ -187,6 +191,8 @@ static const unsigned char *scan_number(const unsigned char *p, const unsigned c
     }
     return p;
 }
+
+static int key_has_nul(span_t inner);
 
 static const unsigned char *scan_literal(const unsigned char *p, const unsigned char *end,
                                          const char *lit, size_t n)
@@ -293,6 +299,8 @@ member_key:
         p = scan_string(p, end, &key_esc);
         if (!p) return RS_EPROTO;
         key = span_make((const char *)ks + 1, (size_t)(p - ks - 2));
+        /* jansson keeps keys as C strings: "\u0000" in a key is refused there, so here too. */
+        if (key_esc && key_has_nul(key)) return RS_EPROTO;
     }
     p = skip_ws(p, end);
     if (p >= end || *p != ':') return RS_EPROTO;
@@ -552,8 +560,13 @@ static int append_value(buf_t *out, const json_t *v, unsigned depth)
     }
     case JSON_STRING:
         return rs_json_append_string(out, span_make(json_string_value(v), json_string_length(v)));
-    case JSON_INTEGER:
-        return buf_appendf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_INTEGER: {
+        /* Beyond 2^53 JavaScript holds the nearest double and prints that. */
+        json_int_t i = json_integer_value(v);
+        if (i > 9007199254740992LL || i < -9007199254740992LL)
+            return rs_json_append_number(out, (double)i);
+        return buf_appendf(out, "%" JSON_INTEGER_FORMAT, i);
+    }
     case JSON_REAL:
         return rs_json_append_number(out, json_real_value(v));
     case JSON_TRUE:
@@ -644,9 +657,22 @@ static size_t decode_char(const unsigned char **pp, const unsigned char *end, un
     return 1;
 }
 
+static int key_has_nul(span_t inner)
+{
+    const unsigned char *p = (const unsigned char *)inner.base, *end = p + inner.len;
+    while (p < end) {
+        unsigned char ch[4];
+        size_t k = decode_char(&p, end, ch);
+        if (!k) return 0;
+        if (k == 1 && ch[0] == 0) return 1;
+    }
+    return 0;
+}
+
 int rs_json_string_decode(span_t inner, buf_t *out)
 {
     /* Decoding never lengthens: an escape of n bytes yields at most n - 2 bytes, or 1 for 2. */
+    if (inner.len == 0) return 0;
     if (buf_reserve(out, inner.len)) return RS_ENOMEM;
     const unsigned char *p = (const unsigned char *)inner.base, *end = p + inner.len;
     unsigned char *o = (unsigned char *)out->base + out->len;

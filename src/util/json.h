@@ -13,9 +13,9 @@
  *
  * What the validator accepts is what jansson accepts with JSON_DECODE_ANY | JSON_ALLOW_NUL
  * (RFC 8259 plus "\u0000" in strings), so a text that passes rs_json_scan always parses -
- * with two deliberate refusals where JavaScript is more lenient: lone UTF-16 surrogate escapes
- * ("\ud800") and numbers beyond the double range (1e400) are RS_EPROTO. Integer literals beyond
- * 64 bits parse as reals, as in JavaScript.
+ * with three deliberate refusals where JavaScript is more lenient: lone UTF-16 surrogate escapes
+ * ("\ud800"), "\u0000" inside an object key, and numbers beyond the double range (1e400) are
+ * RS_EPROTO. Integer literals beyond 64 bits parse as reals, as in JavaScript.
  *
  * Names carry the rs_ prefix because json_ is jansson's namespace. */
 #ifndef ROOST_UTIL_JSON_H
@@ -98,7 +98,8 @@ int rs_json_scan(span_t text, const rs_json_limits_t *lim, const rs_json_visitor
 int rs_json_parse(span_t text, const rs_json_limits_t *lim, json_t **out);
 
 /* Append v as JSON.stringify(v) would: compact, keys in insertion order, numbers in the shortest
- * form that reads back to the same double ("1", "0.1", "1e+21"), NaN and infinities as null,
+ * form that reads back to the same double ("1", "0.1", "1e+21"; integers beyond 2^53 as the
+ * nearest double, "288888888888845700"), NaN and infinities as null,
  * strings escaped exactly as ECMAScript does (only '"', '\\' and control characters; other bytes,
  * including non-ASCII, verbatim and not re-validated). Returns 0; RS_EINVAL when v is NULL or
  * nests deeper than RS_JSON_DEPTH_HARD_MAX (a bug in the caller's data); RS_ENOMEM. On error

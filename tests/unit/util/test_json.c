@@ -405,3 +405,33 @@ TEST(visitor_sees_members_in_order)
     CHECK_EQ_STR(buf_cstr(&t.log), "B2 M2:a=4:1 M2:b=1: ");
     buf_free(&t.log);
 }
+
+/* Regressions found by fuzz_json. */
+TEST(fuzz_regressions)
+{
+    /* an empty string body decodes into an empty buffer without touching it */
+    buf_t b = BUF_INIT;
+    CHECK_EQ_INT(rs_json_string_decode(span_make("", 0), &b), 0);
+    CHECK_EQ_INT(b.len, 0);
+    CHECK(b.base == NULL);
+    /* jansson stops reading at a NUL outside strings; the validator must not */
+    CHECK_EQ_INT(rs_json_scan(span_make("true\0x", 6), NULL, NULL, NULL), RS_EPROTO);
+    CHECK_EQ_INT(rs_json_scan(span_make("[1]\0", 4), NULL, NULL, NULL), RS_EPROTO);
+    /* jansson refuses NUL in keys (values are fine), so the validator does too */
+    CHECK_EQ_INT(scan("{\"a\\u0000\":1}"), RS_EPROTO);
+    CHECK_EQ_INT(scan("{\"a\\\\u0000\":\"\\u0000\"}"), 0); /* an escaped backslash, then text */
+    /* integers beyond 2^53 print as JavaScript prints them (node agrees on both) */
+    char *s = serialize("[1288888888888845678900e-2,288888888888845670]");
+    CHECK_EQ_STR(s, "[12888888888888457000,288888888888845700]");
+    free(s);
+    s = serialize("[12888888888888457000,288888888888845670]");
+    CHECK_EQ_STR(s, "[12888888888888457000,288888888888845700]");
+    free(s);
+    json_t *big = json_pack("[I,I,I]", (json_int_t)9223372036854775807LL,
+                            (json_int_t)-9007199254740993LL, (json_int_t)9007199254740992LL);
+    b = BUF_INIT;
+    REQUIRE(rs_json_append(&b, big) == 0);
+    CHECK_EQ_STR(buf_cstr(&b), "[9223372036854776000,-9007199254740992,9007199254740992]");
+    json_decref(big);
+    buf_free(&b);
+}
