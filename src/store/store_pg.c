@@ -62,6 +62,23 @@ static bool lost(struct store_conn *c)
     return c->broken;
 }
 
+/* SQLSTATE (or its two-character class) -> rs_err. */
+static const struct {
+    const char *state;
+    int err;
+} sqlstates[] = {
+    {"23505", RS_EEXIST},    /* unique_violation */
+    {"23503", RS_ENOTFOUND}, /* foreign_key_violation */
+    {"23514", RS_EINVAL},    /* check_violation */
+    {"23502", RS_EINVAL},    /* not_null_violation */
+    {"22", RS_EINVAL},       /* data exception: bad encoding, out of range */
+    {"40001", RS_EBUSY},     /* serialization_failure */
+    {"40P01", RS_EBUSY},     /* deadlock_detected */
+    {"55P03", RS_EBUSY},     /* lock_not_available */
+    {"08", RS_EUNAVAIL},     /* connection exception */
+    {"57P0", RS_EUNAVAIL},   /* admin/crash shutdown, cannot connect now */
+};
+
 /* Map a failed result (res may be NULL) to an rs_err; consumes res. */
 static int map_res(struct store_conn *c, PGresult *res, const char *what)
 {
@@ -69,29 +86,11 @@ static int map_res(struct store_conn *c, PGresult *res, const char *what)
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg) msg = PQerrorMessage(c->pg);
     copy_msg(c->err, sizeof c->err, msg);
-    int rc;
-    if (lost(c))
-        rc = RS_EUNAVAIL;
-    else if (!res)
-        rc = RS_ENOMEM;
-    else if (!state)
-        rc = RS_EIO;
-    else if (strcmp(state, "23505") == 0)
-        rc = RS_EEXIST;
-    else if (strcmp(state, "23503") == 0)
-        rc = RS_ENOTFOUND;
-    else if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0)
-        rc = RS_EINVAL;
-    else if (strncmp(state, "22", 2) == 0)
-        rc = RS_EINVAL;
-    else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-             strcmp(state, "55P03") == 0)
-        rc = RS_EBUSY;
-    else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0) {
-        c->broken = true;
-        rc = RS_EUNAVAIL;
-    } else
-        rc = RS_EIO;
+    int rc = lost(c) ? RS_EUNAVAIL : !res ? RS_ENOMEM : RS_EIO;
+    for (size_t i = 0; rc == RS_EIO && state && i < sizeof sqlstates / sizeof sqlstates[0]; i++)
+        if (strncmp(state, sqlstates[i].state, strlen(sqlstates[i].state)) == 0)
+            rc = sqlstates[i].err;
+    if (rc == RS_EUNAVAIL) c->broken = true;
     if (rc == RS_EIO || rc == RS_EUNAVAIL)
         LOG_ERROR("store", "postgres %s: %s%s%s", what, state ? state : "", state ? " " : "",
                   c->err);
