@@ -1169,7 +1169,7 @@ static void on_visible(void *arg, const struct store_result *res)
         v->seen += 1000;
 }
 
-STORE_TEST(completion_only_after_commit)
+static void visible_after_commit(struct tenv *e)
 {
     struct visible_ctx v = {e, NULL, 0};
     REQUIRE(store_reader_open(e->s, &v.fresh) == 0);
@@ -1182,6 +1182,18 @@ STORE_TEST(completion_only_after_commit)
     while (v.seen < 20) REQUIRE(tloop_run_one(&e->loop) == 0);
     CHECK_EQ_INT(v.seen, 20);
     store_reader_close(v.fresh);
+}
+
+STORE_TEST(completion_only_after_commit)
+{
+    visible_after_commit(e);
+}
+
+STORE_TEST_NOOPEN(completion_only_after_commit_single)
+{
+    e->cfg.no_group_commit = true;
+    REQUIRE(env_open(e) == 0);
+    visible_after_commit(e);
 }
 
 static atomic_int drained;
