@@ -49,11 +49,19 @@ static const char *const tx_sql[] = {
     [TX_UNDO_COMMIT] = "ROLLBACK TO SAVEPOINT w; COMMIT",
 };
 
+/* libpq's messages span lines ("...refused\n\tIs the server running..."): make one. */
 static void copy_msg(char *dst, size_t cap, const char *msg)
 {
-    snprintf(dst, cap, "%s", msg ? msg : "");
-    size_t n = strlen(dst);
-    while (n && (dst[n - 1] == '\n' || dst[n - 1] == ' ')) dst[--n] = '\0';
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = msg ? msg : ""; *p && n + 1 < cap; p++) {
+        bool ws = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
+        if (ws && (space || n == 0)) continue;
+        dst[n++] = ws ? ' ' : *p;
+        space = ws;
+    }
+    while (n && dst[n - 1] == ' ') n--;
+    dst[n] = '\0';
 }
 
 static bool lost(struct store_conn *c)
