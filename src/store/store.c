@@ -595,63 +595,36 @@ static int run_pipelined(store_t *s, struct store_req *list)
     return BATCH_FAILED;
 }
 
-static void run_batch(store_t *s, struct store_req *list, uint64_t n)
+/* Each write in its own transaction, completed as soon as it commits. */
+static void one_by_one(store_t *s, struct store_req *list)
 {
     struct store_req *next;
+    for (struct store_req *r = list; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        bool ok = s->be->pipe_begin ? run_pipelined(s, r) == BATCH_COMMITTED : run_single(s, r);
+        count(s, r, ok, 1);
+        complete(s, r);
+    }
+}
+
+static void run_batch(store_t *s, struct store_req *list, uint64_t n)
+{
     if (s->be->ensure(s->wconn) == 1) note_reconnect(s);
-    if (s->be->pipe_begin) {
-        if (s->cfg.no_group_commit || n == 1) {
-            for (struct store_req *r = list; r; r = next) {
-                next = r->next;
-                r->next = NULL;
-                count(s, r, run_pipelined(s, r) == BATCH_COMMITTED, 1);
-                complete(s, r);
-            }
-            return;
-        }
-        int outcome = run_pipelined(s, list);
-        if (outcome == BATCH_RETRY_SINGLY) {
-            LOG_WARN("store", "group commit of %llu writes failed; retrying them one by one",
-                     (unsigned long long)n);
-            for (struct store_req *r = list; r; r = next) {
-                next = r->next;
-                r->next = NULL;
-                count(s, r, run_pipelined(s, r) == BATCH_COMMITTED, 1);
-                complete(s, r);
-            }
-            return;
-        }
-        count(s, list, outcome == BATCH_COMMITTED, outcome == BATCH_COMMITTED ? n : 0);
-        for (struct store_req *r = list; r; r = next) {
-            next = r->next;
-            complete(s, r);
-        }
-        return;
-    }
     if (s->cfg.no_group_commit || n == 1) {
-        for (struct store_req *r = list; r; r = next) {
-            next = r->next;
-            r->next = NULL;
-            int ok = run_single(s, r);
-            count(s, r, (uint64_t)ok, 1);
-            complete(s, r);
-        }
+        one_by_one(s, list);
         return;
     }
-    int outcome = run_group(s, list);
+    int outcome = s->be->pipe_begin ? run_pipelined(s, list) : run_group(s, list);
     if (outcome == BATCH_RETRY_SINGLY) {
         LOG_WARN("store", "group commit of %llu writes failed; retrying them one by one",
                  (unsigned long long)n);
-        for (struct store_req *r = list; r; r = next) {
-            next = r->next;
-            r->next = NULL;
-            int ok = run_single(s, r);
-            count(s, r, (uint64_t)ok, 1);
-            complete(s, r);
-        }
+        one_by_one(s, list);
         return;
     }
-    count(s, list, outcome == BATCH_COMMITTED ? 1 : 0, outcome == BATCH_COMMITTED ? n : 0);
+    bool ok = outcome == BATCH_COMMITTED;
+    count(s, list, ok, ok ? n : 0);
+    struct store_req *next;
     for (struct store_req *r = list; r; r = next) {
         next = r->next;
         complete(s, r);

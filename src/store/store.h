@@ -203,8 +203,8 @@ int store_user_get_by_username(store_reader_t *r, const char *username, size_t l
 /* The stored password hash (NUL-terminated into out, STORE_PWHASH_MAX + 1 bytes): only for
  * verifying a login. RS_ENOTFOUND. */
 int store_user_password_hash(store_reader_t *r, int64_t id, char *out);
-/* Users whose username or display name contains `search` (case-insensitive for ASCII on
- * SQLite, for all of Unicode on PostgreSQL; empty matches all), ordered by username_norm,
+/* Users whose username or display name contains `search` (case-insensitively: for ASCII on
+ * SQLite, per the database's LC_CTYPE on PostgreSQL; empty matches all), by username_norm,
  * after the username_norm `after` (NULL or "" from the start). first is 1..STORE_PAGE_MAX,
  * otherwise RS_EINVAL. */
 int store_user_search(store_reader_t *r, const char *search, size_t search_len, const char *after,

@@ -3,10 +3,11 @@
  *
  * Each connection is used synchronously by one thread: the writer thread (whose batching
  * already amortises round trips over a whole group commit) or a reader's thread. A lost
- * connection is detected on the next call (libpq reports CONNECTION_BAD) and reopened with
- * PQreset; after a failed attempt the next waits RECONNECT_MS, so that an outage costs callers
- * a fast RS_EUNAVAIL, not a connect timeout each. Prepared statements die with the connection and
- * are prepared again on first use. */
+ * connection is detected on the next call (libpq reports CONNECTION_BAD, or the writer finds
+ * the socket closed before sending) and reopened; after a failed attempt the next waits
+ * RECONNECT_MS, so that an outage costs callers a fast RS_EUNAVAIL, not a connect timeout
+ * each. Prepared statements die with the connection and are prepared again on first use.
+ * The writer pipelines each batch (store_internal.h: pipe_*). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ struct store_conn {
     bool broken;
     int64_t last_fail_ms; /* last failed reconnection, 0 after a success */
     bool prepared[ST_COUNT_];
+    char *target;     /* conninfo, for reconnecting */
+    bool in_pipe;     /* in pipeline mode */
     int pipe_pending; /* commands sent in the current pipeline whose result is unread */
     bool pipe_begun;  /* BEGIN's result is still to be read */
     bool pipe_failed; /* a command of the current pipeline failed */
@@ -46,11 +49,19 @@ static const char *const tx_sql[] = {
     [TX_UNDO_COMMIT] = "ROLLBACK TO SAVEPOINT w; COMMIT",
 };
 
+/* libpq's messages span lines ("...refused\n\tIs the server running..."): make one. */
 static void copy_msg(char *dst, size_t cap, const char *msg)
 {
-    snprintf(dst, cap, "%s", msg ? msg : "");
-    size_t n = strlen(dst);
-    while (n && (dst[n - 1] == '\n' || dst[n - 1] == ' ')) dst[--n] = '\0';
+    size_t n = 0;
+    bool space = false;
+    for (const char *p = msg ? msg : ""; *p && n + 1 < cap; p++) {
+        bool ws = *p == '\n' || *p == '\t' || *p == '\r' || *p == ' ';
+        if (ws && (space || n == 0)) continue;
+        dst[n++] = ws ? ' ' : *p;
+        space = ws;
+    }
+    while (n && dst[n - 1] == ' ') n--;
+    dst[n] = '\0';
 }
 
 static bool lost(struct store_conn *c)
@@ -59,6 +70,23 @@ static bool lost(struct store_conn *c)
     return c->broken;
 }
 
+/* SQLSTATE (or its two-character class) -> rs_err. */
+static const struct {
+    const char *state;
+    int err;
+} sqlstates[] = {
+    {"23505", RS_EEXIST},    /* unique_violation */
+    {"23503", RS_ENOTFOUND}, /* foreign_key_violation */
+    {"23514", RS_EINVAL},    /* check_violation */
+    {"23502", RS_EINVAL},    /* not_null_violation */
+    {"22", RS_EINVAL},       /* data exception: bad encoding, out of range */
+    {"40001", RS_EBUSY},     /* serialization_failure */
+    {"40P01", RS_EBUSY},     /* deadlock_detected */
+    {"55P03", RS_EBUSY},     /* lock_not_available */
+    {"08", RS_EUNAVAIL},     /* connection exception */
+    {"57P0", RS_EUNAVAIL},   /* admin/crash shutdown, cannot connect now */
+};
+
 /* Map a failed result (res may be NULL) to an rs_err; consumes res. */
 static int map_res(struct store_conn *c, PGresult *res, const char *what)
 {
@@ -66,29 +94,11 @@ static int map_res(struct store_conn *c, PGresult *res, const char *what)
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg) msg = PQerrorMessage(c->pg);
     copy_msg(c->err, sizeof c->err, msg);
-    int rc;
-    if (lost(c))
-        rc = RS_EUNAVAIL;
-    else if (!res)
-        rc = RS_ENOMEM;
-    else if (!state)
-        rc = RS_EIO;
-    else if (strcmp(state, "23505") == 0)
-        rc = RS_EEXIST;
-    else if (strcmp(state, "23503") == 0)
-        rc = RS_ENOTFOUND;
-    else if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0)
-        rc = RS_EINVAL;
-    else if (strncmp(state, "22", 2) == 0)
-        rc = RS_EINVAL;
-    else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-             strcmp(state, "55P03") == 0)
-        rc = RS_EBUSY;
-    else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0) {
-        c->broken = true;
-        rc = RS_EUNAVAIL;
-    } else
-        rc = RS_EIO;
+    int rc = lost(c) ? RS_EUNAVAIL : !res ? RS_ENOMEM : RS_EIO;
+    for (size_t i = 0; rc == RS_EIO && state && i < sizeof sqlstates / sizeof sqlstates[0]; i++)
+        if (strncmp(state, sqlstates[i].state, strlen(sqlstates[i].state)) == 0)
+            rc = sqlstates[i].err;
+    if (rc == RS_EUNAVAIL) c->broken = true;
     if (rc == RS_EIO || rc == RS_EUNAVAIL)
         LOG_ERROR("store", "postgres %s: %s%s%s", what, state ? state : "", state ? " " : "",
                   c->err);
@@ -118,7 +128,19 @@ static void pg_disconnect(struct store_conn *c)
     if (!c) return;
     PQclear(c->res);
     PQfinish(c->pg);
+    free(c->target);
     free(c);
+}
+
+static PGconn *open_conn(const char *target)
+{
+    /* Keywords before dbname are defaults the URI may override. */
+    const char *const keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
+                                NULL};
+    const char *const vals[] = {"5", "roost", "UTF8", target, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg) PQsetNoticeProcessor(pg, on_notice, NULL);
+    return pg;
 }
 
 static int pg_connect(const char *target, enum store_role role, int busy_timeout_ms,
@@ -127,16 +149,12 @@ static int pg_connect(const char *target, enum store_role role, int busy_timeout
     struct store_conn *c = calloc(1, sizeof *c);
     if (!c) return RS_ENOMEM;
     c->role = role;
-    /* Keywords before dbname are defaults the URI may override. */
-    const char *const keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
-                                NULL};
-    const char *const vals[] = {"5", "roost", "UTF8", target, NULL};
-    c->pg = PQconnectdbParams(keys, vals, 1);
+    c->target = strdup(target);
+    c->pg = c->target ? open_conn(target) : NULL;
     if (!c->pg) {
         pg_disconnect(c);
         return RS_ENOMEM;
     }
-    PQsetNoticeProcessor(c->pg, on_notice, NULL);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char m[200];
         copy_msg(m, sizeof m, PQerrorMessage(c->pg));
@@ -160,7 +178,15 @@ static int reconnect(struct store_conn *c)
     if (c->last_fail_ms && now - c->last_fail_ms < RECONNECT_MS) return RS_EUNAVAIL;
     PQclear(c->res);
     c->res = NULL;
-    PQreset(c->pg);
+    /* A fresh connection rather than PQreset: nothing of the old one's state (an abandoned
+     * pipeline, prepared statements) can leak into the new one. */
+    PGconn *pg = open_conn(c->target);
+    if (!pg) return RS_EUNAVAIL;
+    PQfinish(c->pg);
+    c->pg = pg;
+    c->in_pipe = false;
+    c->pipe_begun = false;
+    c->pipe_pending = 0;
     memset(c->prepared, 0, sizeof c->prepared);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         copy_msg(c->err, sizeof c->err, PQerrorMessage(c->pg));
@@ -391,6 +417,7 @@ static int pg_pipe_begin(struct store_conn *c)
     c->pipe_pending = 0;
     c->pipe_failed = false;
     if (!PQenterPipelineMode(c->pg)) return pipe_lost(c, "pipeline");
+    c->in_pipe = true;
     c->pipe_begun = true;
     return send_plain(c, "BEGIN");
 }
@@ -483,7 +510,8 @@ static int pg_pipe_end(struct store_conn *c)
     c->res = NULL;
     int rc = 0;
     bool committed = false;
-    if (c->broken) return RS_EUNAVAIL;
+    if (!c->in_pipe) return c->broken ? RS_EUNAVAIL : RS_EIO;
+    if (c->broken) return RS_EUNAVAIL; /* reconnecting discards the pipeline */
     /* Whatever the caller left unread, then COMMIT's result, then the sync point. */
     while (c->pipe_pending > 0) {
         bool last = c->pipe_pending == 1;
@@ -507,6 +535,7 @@ static int pg_pipe_end(struct store_conn *c)
     }
     PQclear(sync);
     if (!PQexitPipelineMode(c->pg)) return pipe_lost(c, "pipeline exit");
+    c->in_pipe = false;
     c->pipe_begun = false;
     if (committed) return 0;
     /* The failed transaction block is still open on the server. */

@@ -283,7 +283,15 @@ const char *const store_migrations_table[2] = {
     "applied_at BIGINT NOT NULL)",
 };
 
-/* Version 1. The dialects differ only in how ids are generated (SQLite's rowid alias,
+/* Version 1.
+ * Indexes follow the queries: history is messages (chatroom_id, id) read backwards; follower
+ * and following lists are follows (followee_id, id) / (follower_id, id), newest first; a
+ * user's chatrooms come from chatroom_members (user_id, chatroom_id) and are sorted by the
+ * chatroom's last_activity - a user's rooms are few, while keeping a copy of last_activity
+ * on every membership (to index it) would make each message rewrite, and re-index, one row
+ * per member. Counters (follower_count, following_count, last_message_id) are kept in the
+ * same transaction as the rows they count; store_check verifies them.
+ * The dialects differ only in how ids are generated (SQLite's rowid alias,
  * PostgreSQL's identity column; session ids are random and supplied by the writer) and in the
  * byte-order collation PostgreSQL needs so that username order - the search cursor - is the same as
  * SQLite's. */

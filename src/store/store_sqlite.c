@@ -158,7 +158,8 @@ static int sl_connect(const char *path, enum store_role role, int busy_timeout_m
     }
     /* FULL: the WAL is synced at every commit, so an acknowledged write survives a power
      * cut (NORMAL would only protect against application crashes). */
-    const char *pragmas = role == ROLE_WRITER ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+    const char *pragmas = role == ROLE_WRITER ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                                                "PRAGMA journal_size_limit=67108864;"
                                               : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                                                 "PRAGMA query_only=ON;";
     src = sqlite3_exec(c->db, pragmas, NULL, NULL, &emsg);
