@@ -70,10 +70,19 @@ test-unit: build
 	@scripts/test.sh unit
 
 fuzz-build: $(FUZZ_BIN)
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+# The library is compiled once with coverage instrumentation, then each driver links to it.
+FUZZ_FLAGS = -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -DROOST_FUZZ $(PKG_CFLAGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	clang -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -DROOST_FUZZ $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/libroost-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/libroost-fuzz.a
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libroost-fuzz.a $(PKG_LIBS) -lpthread -lm
 
 # `make fuzz FUZZ_SECONDS=600` runs every fuzzer for that long, corpus in fuzz/corpus/NAME.
 fuzz: deps-build fuzz-build
@@ -89,4 +98,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(B)/src/main.d $(wildcard build/fuzz/obj/src/*/*.d)

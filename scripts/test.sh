@@ -51,7 +51,7 @@ run_integration() { # mode
 }
 
 run_fuzz() {
-    make --no-print-directory fuzz-build >/dev/null || { count fuzz 0 1; return; }
+    make --no-print-directory -j2 fuzz-build >/dev/null || { count fuzz 0 1; return; }
     local out; out=$(scripts/fuzz.sh "${FUZZ_SECONDS:-8}" 2>&1)
     printf '%s\n' "$out" | grep -v '^fuzz: [a-z_0-9]* for' | grep -v 'passed, ' || true
     local line; line=$(printf '%s\n' "$out" | tail -1)
