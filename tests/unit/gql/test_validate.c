@@ -287,6 +287,37 @@ static const vcase_t cases[] = {
     {"UniqueInputFieldNames", "{ echo(input: {chatroomId: \"1\", text: \"a\", text: \"b\"}) }",
      "{\"errors\":[{\"message\":\"There can be only one input field named "
      "\\\"text\\\".\",\"locations\":[{\"line\":1,\"column\":33},{\"line\":1,\"column\":44}]}]}"},
+    {"MaxIntrospectionDepth",
+     "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+     "{\"errors\":[{\"message\":\"Maximum introspection depth "
+     "exceeded\",\"locations\":[{\"line\":1,\"column\":3}]}]}"},
+    {"MaxIntrospectionDepth via fragments",
+     "{ __type(name: \"User\") { ...A } } fragment A on __Type { fields { type { ...B } } } "
+     "fragment B on __Type { interfaces { possibleTypes { name } } }",
+     "{\"errors\":[{\"message\":\"Maximum introspection depth "
+     "exceeded\",\"locations\":[{\"line\":1,\"column\":3}]}]}"},
+    {"MaxIntrospectionDepth ok",
+     "{ __type(name: \"User\") { fields { type { ofType { fields { name } } } } } }", NULL},
+    {"OverlappingFieldsCanBeMerged unknown parent", "{ nope { a: b a: c } }",
+     "{\"errors\":[{\"message\":\"Cannot query field \\\"nope\\\" on type \\\"Query\\\". Did you "
+     "mean \\\"node\\\"?\",\"locations\":[{\"line\":1,\"column\":3}]},{\"message\":\"Fields "
+     "\\\"a\\\" conflict because \\\"b\\\" and \\\"c\\\" are different fields. Use different "
+     "aliases on the fields to fetch both if this was "
+     "intentional.\",\"locations\":[{\"line\":1,\"column\":10},{\"line\":1,\"column\":15}]}]}"},
+    {"NoFragmentCycles spread order",
+     "{ me { ...A } } fragment A on User { bestFriend { ...C } ...B } fragment B on User { ...A } "
+     "fragment C on User { ...A }",
+     "{\"errors\":[{\"message\":\"Cannot spread fragment \\\"A\\\" within itself via "
+     "\\\"B\\\".\",\"locations\":[{\"line\":1,\"column\":58},{\"line\":1,\"column\":86}]},{"
+     "\"message\":\"Cannot spread fragment \\\"A\\\" within itself via "
+     "\\\"C\\\".\",\"locations\":[{\"line\":1,\"column\":51},{\"line\":1,\"column\":114}]}]}"},
+    {"Duplicate fragments resolve to the last",
+     "{ me { ...A } } fragment A on User { ...B } fragment B on User { id } fragment A on User { "
+     "id }",
+     "{\"errors\":[{\"message\":\"There can be only one fragment named "
+     "\\\"A\\\".\",\"locations\":[{\"line\":1,\"column\":26},{\"line\":1,\"column\":80}]},{"
+     "\"message\":\"Fragment \\\"B\\\" is never "
+     "used.\",\"locations\":[{\"line\":1,\"column\":45}]}]}"},
     {"Many rules", "query Q($unused: Int) { me { nope ...Missing } user(id: 1.5) { id } }",
      "{\"errors\":[{\"message\":\"Cannot query field \\\"nope\\\" on type "
      "\\\"User\\\".\",\"locations\":[{\"line\":1,\"column\":30}]},{\"message\":\"Unknown fragment "
