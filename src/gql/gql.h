@@ -154,6 +154,11 @@ typedef struct gql_response {
     bool has_errors;     /* body has an "errors" key */
 } gql_response_t;
 
+/* GraphQL over HTTP, for the transport: answer EXECUTED with 200; REQUEST_ERROR with 400 when
+ * the response media type is application/graphql-response+json and 200 with
+ * application/json; NOT_ALLOWED with 405 and "Allow: POST". A missing or non-string "query",
+ * bad JSON or non-object "variables" are the transport's own 400s, before calling in here. */
+
 /* Called exactly once per request, when the response is complete. May run before
  * gql_execute_request returns (all resolvers synchronous) or inside the gql_call_return /
  * gql_call_fail that completed the last pending resolver. resp is valid during the call. */

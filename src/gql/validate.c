@@ -44,6 +44,8 @@ typedef struct vctx {
     gql_errors_t first, last;
     uint32_t nerrors;
     uint32_t stamp_gen;
+    uint64_t overlap_work; /* field pairs looked at by OverlappingFieldsCanBeMerged */
+    bool overlap_exhausted;
     bool aborted;
     bool nomem;
 } vctx_t;
@@ -382,6 +384,20 @@ typedef struct ovec {
 } ovec_t;
 
 #define OVERLAP_MAX_DEPTH 64
+/* Comparing same-named fields is quadratic, and a fragment is re-compared wherever it is
+ * spread; past this many field pairs the document is refused instead. */
+#define OVERLAP_BUDGET 2000000
+
+static bool overlap_spend(vctx_t *v)
+{
+    if (v->overlap_exhausted) return false;
+    if (++v->overlap_work <= OVERLAP_BUDGET) return true;
+    v->overlap_exhausted = true;
+    report(v, &v->last, NULL, 0,
+           "The document has too many fields with the same names to "
+           "check that they can be merged; use fewer or distinct aliases.");
+    return false;
+}
 
 static void ocollect(vctx_t *v, const gql_type_t *parent, const gql_ast_selset_t *ss, ovec_t *out,
                      int32_t origin, uint32_t gen, int depth)
@@ -507,6 +523,7 @@ static bool sub_conflicts(vctx_t *v, bool mutex, const ofield_t *a, const ofield
         span_t key = gql_ast_response_name(m1.v[i].node);
         for (uint32_t j = 0; j < m2.n; j++) {
             if (!span_eq(key, gql_ast_response_name(m2.v[j].node))) continue;
+            if (!overlap_spend(v)) break;
             conflict_t c = {0};
             /* graphql-js compares a field met directly before one met through a fragment. */
             const ofield_t *x = &m1.v[i], *y = &m2.v[j];
@@ -577,6 +594,7 @@ static int cmp_key(const void *x, const void *y, void *arg)
 
 static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_selset_t *ss)
 {
+    if (v->overlap_exhausted) return;
     ovec_t all = {0};
     ocollect(v, parent, ss, &all, -1, ++v->stamp_gen, 0);
     if (all.n < 2) {
@@ -597,6 +615,7 @@ static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_se
         while (e < all.n && span_eq(key, gql_ast_response_name(all.v[idx[e]].node))) e++;
         for (uint32_t i = g; i < e && !v->aborted; i++) {
             for (uint32_t j = i + 1; j < e && !v->aborted; j++) {
+                if (!overlap_spend(v)) break;
                 const ofield_t *a = &all.v[idx[i]], *b = &all.v[idx[j]];
                 if (a->origin >= 0 && b->origin < 0) a = &all.v[idx[j]], b = &all.v[idx[i]];
                 /* Pairs inside one named fragment are checked where it is defined. */

@@ -3,6 +3,8 @@
  * messages and locations match what clients see from the reference implementation. */
 #include "test.h"
 
+#include <time.h>
+
 #include "social.h"
 
 #include "gql/parser.h"
@@ -429,4 +431,27 @@ TEST(fragment_cycles_do_not_hang_other_rules)
     REQUIRE(r.body != NULL);
     CHECK(strstr(r.body, "Cannot spread fragment \\\"A\\\" within itself via \\\"B\\\".") != NULL);
     CHECK(strstr(r.body, "Cannot spread fragment \\\"C\\\" within itself.") != NULL);
+}
+
+TEST(overlap_checking_work_is_bounded)
+{
+    /* 900 identical fields in one fragment, spread from 1000 others: graphql-js compares the
+     * fragment once; the budget keeps roost from doing it for every spread. */
+    buf_t q = BUF_INIT;
+    buf_append_cstr(&q, "{ me { ...F0 } } fragment G on User {");
+    for (int i = 0; i < 900; i++) buf_append_cstr(&q, " id");
+    buf_append_cstr(&q, " }");
+    for (int i = 0; i < 1000; i++)
+        buf_appendf(&q, " fragment F%d on User { ...G ...F%d }", i, i + 1);
+    buf_append_cstr(&q, " fragment F1000 on User { id }");
+    buf_cstr(&q);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    social_result_t r = check(q.base);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 5.0);
+    REQUIRE(r.body != NULL);
+    CHECK(strstr(r.body, "too many fields with the same names") != NULL);
+    buf_free(&q);
 }
