@@ -6,6 +6,11 @@
  * name (like graphql-js); any json value may be used as long as every field of that type has
  * a resolver that understands it. The response is JSON text with keys in selection order.
  *
+ * Memory: a request copies the query and allocates its AST, errors and execution bookkeeping
+ * from one arena capped by limits.max_memory, freed in one go when the request ends; it holds
+ * a reference to every json value a resolver returns until then. Values handed to resolvers
+ * (parent, arguments) are shared: read them, never modify them.
+ *
  * Threading: a schema is immutable once built and bound, and may be shared by every worker
  * thread. A request belongs to the thread that started it: its resolvers run there, and
  * asynchronous completions (gql_call_return / gql_call_fail) must be made on that thread.
