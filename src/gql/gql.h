@@ -6,6 +6,11 @@
  * name (like graphql-js); any json value may be used as long as every field of that type has
  * a resolver that understands it. The response is JSON text with keys in selection order.
  *
+ * Memory: a request copies the query and allocates its AST, errors and execution bookkeeping
+ * from one arena capped by limits.max_memory, freed in one go when the request ends; it holds
+ * a reference to every json value a resolver returns until then. Values handed to resolvers
+ * (parent, arguments) are shared: read them, never modify them.
+ *
  * Threading: a schema is immutable once built and bound, and may be shared by every worker
  * thread. A request belongs to the thread that started it: its resolvers run there, and
  * asynchronous completions (gql_call_return / gql_call_fail) must be made on that thread.
@@ -153,6 +158,11 @@ typedef struct gql_response {
     enum gql_op_type op; /* the chosen operation's type, GQL_OP_NONE when none was chosen */
     bool has_errors;     /* body has an "errors" key */
 } gql_response_t;
+
+/* GraphQL over HTTP, for the transport: answer EXECUTED with 200; REQUEST_ERROR with 400 when
+ * the response media type is application/graphql-response+json and 200 with
+ * application/json; NOT_ALLOWED with 405 and "Allow: POST". A missing or non-string "query",
+ * bad JSON or non-object "variables" are the transport's own 400s, before calling in here. */
 
 /* Called exactly once per request, when the response is complete. May run before
  * gql_execute_request returns (all resolvers synchronous) or inside the gql_call_return /

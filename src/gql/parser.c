@@ -391,6 +391,7 @@ static int parse_selset(parser_t *p, gql_ast_selset_t **out)
 
 static int parse_op_type(parser_t *p, enum gql_op_type *op)
 {
+    if (!peek(p, GQL_TOK_NAME)) return expect(p, GQL_TOK_NAME);
     if (peek_keyword(p, "query"))
         *op = GQL_OP_QUERY;
     else if (peek_keyword(p, "mutation"))
@@ -665,6 +666,16 @@ static int parse_type_system(parser_t *p, gql_ast_def_t *d, span_t kw, int exten
     return parse_input_value_defs(p, GQL_TOK_BRACE_L, GQL_TOK_BRACE_R, &d->inputs, NULL);
 }
 
+/* An extension must add something (graphql-js: "Unexpected ..." at what follows). */
+static int parse_type_system_checked(parser_t *p, gql_ast_def_t *d, span_t kw, int extend)
+{
+    TRY(parse_type_system(p, d, kw, extend));
+    if (extend && !d->directives && !d->interfaces && !d->members && !d->fields && !d->inputs &&
+        !d->values)
+        return unexpected(p);
+    return 0;
+}
+
 static int is_type_system_keyword(span_t kw)
 {
     static const char *const kws[] = {"schema", "scalar", "type",  "interface",
@@ -700,7 +711,7 @@ static int parse_definition(parser_t *p, gql_ast_def_t *d)
             if (next.kind == GQL_TOK_NAME && is_type_system_keyword(nk) &&
                 !span_eq_cstr(nk, "directive")) {
                 TRY(advance(p)); /* extend */
-                return parse_type_system(p, d, nk, 1);
+                return parse_type_system_checked(p, d, nk, 1);
             }
             return unexpected_tok(p, &next);
         }

@@ -31,6 +31,7 @@ typedef struct def_info {
     uint32_t stamp;
     int32_t path_index;
     bool visited;
+    int8_t intro_visited, intro_checked, intro_exceeded; /* entry depths, -1 = none */
 } def_info_t;
 
 typedef struct vctx {
@@ -43,6 +44,8 @@ typedef struct vctx {
     gql_errors_t first, last;
     uint32_t nerrors;
     uint32_t stamp_gen;
+    uint64_t overlap_work; /* field pairs looked at by OverlappingFieldsCanBeMerged */
+    bool overlap_exhausted;
     bool aborted;
     bool nomem;
 } vctx_t;
@@ -113,9 +116,11 @@ static int grow_array(void **p, uint32_t *cap, size_t elt)
     return 0;
 }
 
+/* The fragment a spread of name refers to: with duplicates (an error of their own), the last
+ * definition, as graphql-js's fragment map has it. */
 static def_info_t *find_fragment(vctx_t *v, span_t name)
 {
-    for (uint32_t i = 0; i < v->ndefs; i++)
+    for (uint32_t i = v->ndefs; i-- > 0;)
         if (v->defs[i].def->kind == GQL_DEF_FRAGMENT && span_eq(v->defs[i].def->name, name))
             return &v->defs[i];
     return NULL;
@@ -379,6 +384,20 @@ typedef struct ovec {
 } ovec_t;
 
 #define OVERLAP_MAX_DEPTH 64
+/* Comparing same-named fields is quadratic, and a fragment is re-compared wherever it is
+ * spread; past this many field pairs the document is refused instead. */
+#define OVERLAP_BUDGET 2000000
+
+static bool overlap_spend(vctx_t *v)
+{
+    if (v->overlap_exhausted) return false;
+    if (++v->overlap_work <= OVERLAP_BUDGET) return true;
+    v->overlap_exhausted = true;
+    report(v, &v->last, NULL, 0,
+           "The document has too many fields with the same names to "
+           "check that they can be merged; use fewer or distinct aliases.");
+    return false;
+}
 
 static void ocollect(vctx_t *v, const gql_type_t *parent, const gql_ast_selset_t *ss, ovec_t *out,
                      int32_t origin, uint32_t gen, int depth)
@@ -504,13 +523,14 @@ static bool sub_conflicts(vctx_t *v, bool mutex, const ofield_t *a, const ofield
         span_t key = gql_ast_response_name(m1.v[i].node);
         for (uint32_t j = 0; j < m2.n; j++) {
             if (!span_eq(key, gql_ast_response_name(m2.v[j].node))) continue;
+            if (!overlap_spend(v)) break;
             conflict_t c = {0};
             /* graphql-js compares a field met directly before one met through a fragment. */
             const ofield_t *x = &m1.v[i], *y = &m2.v[j];
             if (x->origin >= 0 && y->origin < 0) x = &m2.v[j], y = &m1.v[i];
             if (find_conflict(v, mutex, x, y, &c, depth + 1)) {
-                buf_appendf(&out->reason, "%s\"%.*s\" conflict because %.*s",
-                            any ? " and " : "subfields ", (int)key.len, key.base, (int)c.reason.len,
+                buf_appendf(&out->reason, "%ssubfields \"%.*s\" conflict because %.*s",
+                            any ? " and " : "", (int)key.len, key.base, (int)c.reason.len,
                             c.reason.base ? c.reason.base : "");
                 for (uint32_t k = 0; k < c.n1; k++)
                     push_loc(v, &out->locs1, &out->n1, &out->cap1, c.locs1[k]);
@@ -574,6 +594,7 @@ static int cmp_key(const void *x, const void *y, void *arg)
 
 static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_selset_t *ss)
 {
+    if (v->overlap_exhausted) return;
     ovec_t all = {0};
     ocollect(v, parent, ss, &all, -1, ++v->stamp_gen, 0);
     if (all.n < 2) {
@@ -594,6 +615,7 @@ static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_se
         while (e < all.n && span_eq(key, gql_ast_response_name(all.v[idx[e]].node))) e++;
         for (uint32_t i = g; i < e && !v->aborted; i++) {
             for (uint32_t j = i + 1; j < e && !v->aborted; j++) {
+                if (!overlap_spend(v)) break;
                 const ofield_t *a = &all.v[idx[i]], *b = &all.v[idx[j]];
                 if (a->origin >= 0 && b->origin < 0) a = &all.v[idx[j]], b = &all.v[idx[i]];
                 /* Pairs inside one named fragment are checked where it is defined. */
@@ -619,12 +641,57 @@ static void check_overlaps(vctx_t *v, const gql_type_t *parent, const gql_ast_se
     free(all.v);
 }
 
+/* ---- MaxIntrospectionDepth (graphql-js 16) ---- */
+
+/* Introspection lists (fields, interfaces, possibleTypes, inputFields) nested three deep make
+ * the answer grow exponentially; graphql-js refuses them. Per fragment name it remembers the
+ * entry depths already known to pass or fail, so shared fragments are walked a bounded number
+ * of times (depths are 0..2). */
+static bool is_intro_list_field(span_t name)
+{
+    return span_eq_cstr(name, "fields") || span_eq_cstr(name, "interfaces") ||
+           span_eq_cstr(name, "possibleTypes") || span_eq_cstr(name, "inputFields");
+}
+
+static bool intro_too_deep(vctx_t *v, const gql_ast_selset_t *ss, int depth, int nesting)
+{
+    if (!ss || nesting > 256) return false;
+    for (const gql_ast_selection_t *sel = ss->head; sel; sel = sel->next) {
+        if (sel->kind == GQL_SEL_FIELD) {
+            int d = depth;
+            if (is_intro_list_field(sel->name) && ++d >= 3) return true;
+            if (intro_too_deep(v, sel->selset, d, nesting + 1)) return true;
+        } else if (sel->kind == GQL_SEL_INLINE) {
+            if (intro_too_deep(v, sel->selset, depth, nesting + 1)) return true;
+        } else {
+            def_info_t *f = find_fragment(v, sel->name);
+            if (!f) continue;
+            if (f->intro_exceeded >= 0 && f->intro_exceeded <= depth) return true;
+            if (f->intro_visited >= depth || f->intro_checked >= depth) continue;
+            f->intro_visited = (int8_t)depth;
+            if (intro_too_deep(v, f->def->selset, depth, nesting + 1)) {
+                f->intro_exceeded = (int8_t)depth;
+                return true;
+            }
+            f->intro_checked = (int8_t)depth;
+        }
+    }
+    return false;
+}
+
+static void check_introspection_depth(vctx_t *v, const gql_ast_selection_t *field)
+{
+    for (uint32_t i = 0; i < v->ndefs; i++) v->defs[i].intro_visited = -1;
+    if (intro_too_deep(v, field->selset, 0, 0))
+        report1(v, body(v), field->loc, "Maximum introspection depth exceeded");
+}
+
 /* ---- selections ---- */
 
 static void visit_selset(vctx_t *v, const gql_type_t *parent, const gql_ast_selset_t *ss)
 {
     if (v->aborted || !ss) return;
-    if (parent) check_overlaps(v, parent, ss);
+    check_overlaps(v, parent, ss); /* also under an unknown type, like graphql-js */
     for (const gql_ast_selection_t *sel = ss->head; sel && !v->aborted; sel = sel->next) {
         if (sel->kind == GQL_SEL_FIELD) {
             const gql_field_def_t *fd = parent ? gql_schema_field(v->s, parent, sel->name) : NULL;
@@ -711,6 +778,8 @@ static void visit_selset(vctx_t *v, const gql_type_t *parent, const gql_ast_sels
                 report(v, body(v), &sel->loc, 1, "%s", buf_cstr(&b) ? b.base : "");
                 buf_free(&b);
             }
+            if (span_eq_cstr(sel->name, "__schema") || span_eq_cstr(sel->name, "__type"))
+                check_introspection_depth(v, sel);
             char owner[300];
             if (fd) snprintf(owner, sizeof owner, "%s.%s", parent->name, fd->name);
             visit_args(v, sel->args, fd ? fd->args : NULL, fd ? fd->nargs : 0, fd != NULL, "field",
@@ -757,21 +826,33 @@ static void visit_selset(vctx_t *v, const gql_type_t *parent, const gql_ast_sels
     }
 }
 
-/* Direct fragment spreads of a selection set (through inline fragments and fields). */
-static void collect_spreads(vctx_t *v, def_info_t *d, const gql_ast_selset_t *ss)
+/* Fragment spreads under a selection set (through inline fragments and fields), in the order
+ * graphql-js lists them: a stack of selection sets, so the spreads directly in a set come
+ * first and nested sets are taken last-first. The order decides which cycle is reported. */
+static void collect_spreads(vctx_t *v, def_info_t *d, const gql_ast_selset_t *root)
 {
-    if (!ss) return;
-    for (const gql_ast_selection_t *sel = ss->head; sel; sel = sel->next) {
-        if (sel->kind == GQL_SEL_SPREAD) {
-            if (GROW(d->spreads, d->nspreads, d->cap_spreads)) {
-                v->nomem = true;
-                return;
+    const gql_ast_selset_t **stack = NULL;
+    uint32_t n = 0, cap = 0;
+    if (!root) return;
+    if (GROW(stack, n, cap)) goto oom;
+    stack[n++] = root;
+    while (n) {
+        const gql_ast_selset_t *ss = stack[--n];
+        for (const gql_ast_selection_t *sel = ss->head; sel; sel = sel->next) {
+            if (sel->kind == GQL_SEL_SPREAD) {
+                if (GROW(d->spreads, d->nspreads, d->cap_spreads)) goto oom;
+                d->spreads[d->nspreads++] = (spread_ref_t){sel->name, sel->loc};
+            } else if (sel->selset) {
+                if (GROW(stack, n, cap)) goto oom;
+                stack[n++] = sel->selset;
             }
-            d->spreads[d->nspreads++] = (spread_ref_t){sel->name, sel->loc};
-        } else {
-            collect_spreads(v, d, sel->selset);
         }
     }
+    free(stack);
+    return;
+oom:
+    free(stack);
+    v->nomem = true;
 }
 
 /* ---- definitions ---- */
@@ -794,8 +875,10 @@ static void detect_cycles(vctx_t *v, def_info_t *start)
         goto out;
     }
     uint32_t nf = 0, np = 0;
-    start->visited = true;
-    start->path_index = 0;
+    /* Visits and the path are kept per fragment name (on the definition the name resolves
+     * to); the spreads walked are those of the definition entered. */
+    find_fragment(v, start->def->name)->visited = true;
+    find_fragment(v, start->def->name)->path_index = 0;
     frames[0] = (uint32_t)(start - v->defs);
     frames[1] = 0;
     nf = 1;
@@ -803,7 +886,7 @@ static void detect_cycles(vctx_t *v, def_info_t *start)
         def_info_t *d = &v->defs[frames[2 * (nf - 1)]];
         uint32_t *i = &frames[2 * (nf - 1) + 1];
         if (*i >= d->nspreads) {
-            d->path_index = -1;
+            find_fragment(v, d->def->name)->path_index = -1;
             nf--;
             if (nf) np--;
             continue;
@@ -946,19 +1029,29 @@ static void check_variables(vctx_t *v, def_info_t *di)
         v->nomem = true;
         goto out;
     }
-    uint32_t gen = ++v->stamp_gen, qn = 0;
+    /* queue: the operation, then fragments in the order graphql-js discovers them (taking
+     * the most recently found fragment next). */
+    uint32_t *todo = malloc((v->ndefs + 1) * sizeof *todo);
+    if (!todo) {
+        v->nomem = true;
+        goto out;
+    }
+    uint32_t gen = ++v->stamp_gen, qn = 0, tn = 0;
     queue[qn++] = (uint32_t)(di - v->defs);
+    todo[tn++] = queue[0];
     di->stamp = gen;
-    for (uint32_t qi = 0; qi < qn; qi++) {
-        def_info_t *d = &v->defs[queue[qi]];
+    while (tn) {
+        def_info_t *d = &v->defs[todo[--tn]];
         for (uint32_t k = 0; k < d->nspreads; k++) {
             def_info_t *f = find_fragment(v, d->spreads[k].name);
             if (f && f->stamp != gen) {
                 f->stamp = gen;
                 queue[qn++] = (uint32_t)(f - v->defs);
+                todo[tn++] = (uint32_t)(f - v->defs);
             }
         }
     }
+    free(todo);
     for (uint32_t qi = 0; qi < qn && !v->aborted; qi++) {
         def_info_t *d = &v->defs[queue[qi]];
         for (uint32_t k = 0; k < d->nusages && !v->aborted; k++) {
@@ -1048,6 +1141,7 @@ int gql_validate(const gql_schema_t *s, const gql_ast_doc_t *doc, gql_arena_t *a
         def_info_t *di = &v.defs[v.ndefs++];
         di->def = d;
         di->path_index = -1;
+        di->intro_checked = di->intro_exceeded = -1;
         di->enter.arena = di->body.arena = di->leave.arena = arena;
         if (d->kind == GQL_DEF_OPERATION) nops++;
         if (d->kind == GQL_DEF_FRAGMENT) di->frag_type = gql_schema_type(s, d->type_cond);
@@ -1072,7 +1166,7 @@ int gql_validate(const gql_schema_t *s, const gql_ast_doc_t *doc, gql_arena_t *a
         if (d->kind == GQL_DEF_OPERATION) {
             visit_operation(&v, di, nops);
         } else if (d->kind == GQL_DEF_FRAGMENT) {
-            if (!di->visited) detect_cycles(&v, di);
+            if (!find_fragment(&v, d->name)->visited) detect_cycles(&v, di);
             for (uint32_t j = 0; j < i; j++) {
                 const gql_ast_def_t *o = v.defs[j].def;
                 if (o->kind == GQL_DEF_FRAGMENT && span_eq(o->name, d->name)) {
@@ -1126,9 +1220,9 @@ int gql_validate(const gql_schema_t *s, const gql_ast_doc_t *doc, gql_arena_t *a
             }
             for (uint32_t i = 0; i < v.ndefs; i++) {
                 const gql_ast_def_t *d = v.defs[i].def;
-                if (d->kind != GQL_DEF_FRAGMENT || v.defs[i].stamp == gen) continue;
-                /* Of several fragments with one name, the first decides. */
-                if (find_fragment(&v, d->name) != &v.defs[i]) continue;
+                /* By name: duplicates are all unused or all used. */
+                if (d->kind != GQL_DEF_FRAGMENT || find_fragment(&v, d->name)->stamp == gen)
+                    continue;
                 report(&v, &v.last, &d->loc, 1, "Fragment \"%.*s\" is never used.",
                        (int)d->name.len, d->name.base);
             }

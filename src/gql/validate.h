@@ -13,7 +13,8 @@
 /* Check doc against s, appending each problem to errs with graphql-js's wording and
  * locations; after GQL_MAX_VALIDATION_ERRORS it stops with "Too many validation errors".
  * Scratch data goes to arena. Returns the number of errors added (0 = valid) or RS_ENOMEM.
- * The document's fragment-spread depth must have been bounded first (gql_limits_check). */
+ * Work is bounded on its own (recursion caps, a budget for the quadratic field-merging
+ * rule); the request pipeline also caps fields, depth and fragment nesting before calling. */
 int gql_validate(const gql_schema_t *s, const gql_ast_doc_t *doc, gql_arena_t *arena,
                  gql_errors_t *errs);
 

@@ -299,3 +299,35 @@ TEST(schema_is_shareable_between_threads_after_building)
     json_decref(vb);
     gql_schema_free(s);
 }
+
+static char seen[256];
+
+static void r_info(gql_call_t *c)
+{
+    snprintf(seen, sizeof seen, "%s %s.%s -> %s udata=%s", (const char *)gql_call_context(c),
+             gql_call_parent_type(c), gql_call_field_name(c), gql_call_return_type_name(c),
+             (const char *)gql_call_udata(c));
+    gql_call_failf(c, "failed with %d %s", 42, "reasons");
+}
+
+static char *ctx_body;
+
+static void ctx_done(void *arg, gql_response_t *r)
+{
+    ctx_body = strndup(r->body.base, r->body.len);
+    r->body.len = 0; /* the callback may take or change the buffer */
+}
+
+TEST(call_accessors_and_formatted_failures)
+{
+    gql_schema_t *s = mini();
+    REQUIRE(gql_schema_set_resolver(s, "Root.today", r_info, "u1") == 0);
+    const char *q = "{ today }";
+    REQUIRE(gql_execute_request(s, q, strlen(q), NULL, NULL, "the-viewer", NULL, 0, ctx_done,
+                                NULL) == 0);
+    CHECK_EQ_STR(seen, "the-viewer Root.today -> Date udata=u1");
+    CHECK_EQ_STR(ctx_body, "{\"errors\":[{\"message\":\"failed with 42 reasons\",\"locations\":[{"
+                           "\"line\":1,\"column\":3}],\"path\":[\"today\"]}],\"data\":{\"today\":"
+                           "null}}");
+    gql_schema_free(s);
+}

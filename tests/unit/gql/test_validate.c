@@ -3,6 +3,8 @@
  * messages and locations match what clients see from the reference implementation. */
 #include "test.h"
 
+#include <time.h>
+
 #include "social.h"
 
 #include "gql/parser.h"
@@ -287,6 +289,37 @@ static const vcase_t cases[] = {
     {"UniqueInputFieldNames", "{ echo(input: {chatroomId: \"1\", text: \"a\", text: \"b\"}) }",
      "{\"errors\":[{\"message\":\"There can be only one input field named "
      "\\\"text\\\".\",\"locations\":[{\"line\":1,\"column\":33},{\"line\":1,\"column\":44}]}]}"},
+    {"MaxIntrospectionDepth",
+     "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+     "{\"errors\":[{\"message\":\"Maximum introspection depth "
+     "exceeded\",\"locations\":[{\"line\":1,\"column\":3}]}]}"},
+    {"MaxIntrospectionDepth via fragments",
+     "{ __type(name: \"User\") { ...A } } fragment A on __Type { fields { type { ...B } } } "
+     "fragment B on __Type { interfaces { possibleTypes { name } } }",
+     "{\"errors\":[{\"message\":\"Maximum introspection depth "
+     "exceeded\",\"locations\":[{\"line\":1,\"column\":3}]}]}"},
+    {"MaxIntrospectionDepth ok",
+     "{ __type(name: \"User\") { fields { type { ofType { fields { name } } } } } }", NULL},
+    {"OverlappingFieldsCanBeMerged unknown parent", "{ nope { a: b a: c } }",
+     "{\"errors\":[{\"message\":\"Cannot query field \\\"nope\\\" on type \\\"Query\\\". Did you "
+     "mean \\\"node\\\"?\",\"locations\":[{\"line\":1,\"column\":3}]},{\"message\":\"Fields "
+     "\\\"a\\\" conflict because \\\"b\\\" and \\\"c\\\" are different fields. Use different "
+     "aliases on the fields to fetch both if this was "
+     "intentional.\",\"locations\":[{\"line\":1,\"column\":10},{\"line\":1,\"column\":15}]}]}"},
+    {"NoFragmentCycles spread order",
+     "{ me { ...A } } fragment A on User { bestFriend { ...C } ...B } fragment B on User { ...A } "
+     "fragment C on User { ...A }",
+     "{\"errors\":[{\"message\":\"Cannot spread fragment \\\"A\\\" within itself via "
+     "\\\"B\\\".\",\"locations\":[{\"line\":1,\"column\":58},{\"line\":1,\"column\":86}]},{"
+     "\"message\":\"Cannot spread fragment \\\"A\\\" within itself via "
+     "\\\"C\\\".\",\"locations\":[{\"line\":1,\"column\":51},{\"line\":1,\"column\":114}]}]}"},
+    {"Duplicate fragments resolve to the last",
+     "{ me { ...A } } fragment A on User { ...B } fragment B on User { id } fragment A on User { "
+     "id }",
+     "{\"errors\":[{\"message\":\"There can be only one fragment named "
+     "\\\"A\\\".\",\"locations\":[{\"line\":1,\"column\":26},{\"line\":1,\"column\":80}]},{"
+     "\"message\":\"Fragment \\\"B\\\" is never "
+     "used.\",\"locations\":[{\"line\":1,\"column\":45}]}]}"},
     {"Many rules", "query Q($unused: Int) { me { nope ...Missing } user(id: 1.5) { id } }",
      "{\"errors\":[{\"message\":\"Cannot query field \\\"nope\\\" on type "
      "\\\"User\\\".\",\"locations\":[{\"line\":1,\"column\":30}]},{\"message\":\"Unknown fragment "
@@ -398,4 +431,27 @@ TEST(fragment_cycles_do_not_hang_other_rules)
     REQUIRE(r.body != NULL);
     CHECK(strstr(r.body, "Cannot spread fragment \\\"A\\\" within itself via \\\"B\\\".") != NULL);
     CHECK(strstr(r.body, "Cannot spread fragment \\\"C\\\" within itself.") != NULL);
+}
+
+TEST(overlap_checking_work_is_bounded)
+{
+    /* 900 identical fields in one fragment, spread from 1000 others: graphql-js compares the
+     * fragment once; the budget keeps roost from doing it for every spread. */
+    buf_t q = BUF_INIT;
+    buf_append_cstr(&q, "{ me { ...F0 } } fragment G on User {");
+    for (int i = 0; i < 900; i++) buf_append_cstr(&q, " id");
+    buf_append_cstr(&q, " }");
+    for (int i = 0; i < 1000; i++)
+        buf_appendf(&q, " fragment F%d on User { ...G ...F%d }", i, i + 1);
+    buf_append_cstr(&q, " fragment F1000 on User { id }");
+    buf_cstr(&q);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    social_result_t r = check(q.base);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 5.0);
+    REQUIRE(r.body != NULL);
+    CHECK(strstr(r.body, "too many fields with the same names") != NULL);
+    buf_free(&q);
 }
