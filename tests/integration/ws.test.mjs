@@ -19,7 +19,8 @@ let small; // roost --conformance --max-output 256 KiB
 
 before(async () => {
   [plain, defl, small] = await Promise.all([
-    startRoost({ args: ['--conformance'] }),
+    // An output cap above the largest echo: see the 16 MiB tests under "limits".
+    startRoost({ args: ['--conformance', '--max-output', String(2 * MAX_MESSAGE + 4096)] }),
     startRoost({ args: ['--conformance', '--ws-deflate'] }),
     startRoost({ args: ['--conformance', '--max-output', String(SMALL_OUTPUT)] }),
   ]);
@@ -754,17 +755,28 @@ describe('limits', () => {
     }
   });
 
-  test('a message of exactly the cap (16 MiB) is echoed', async () => {
-    const c = await WsRaw.connect(plain.port);
+  async function echoMax(port) {
+    const c = await WsRaw.connect(port);
     try {
-      const p = Buffer.alloc(MAX_MESSAGE, 0x5a);
+      const p = Buffer.alloc(MAX_MESSAGE);
+      for (let i = 0; i < p.length; i += 4096) p[i] = i >> 12;
       const m = await echo(c, OP.BINARY, p, 20000);
       assert.equal(m.payload.length, MAX_MESSAGE);
       assert.ok(m.payload.equals(p));
     } finally {
       c.destroy();
     }
-  });
+  }
+
+  test('a message of exactly the cap (16 MiB) is echoed', () => echoMax(plain.port));
+
+  // With the default --max-output (8 MiB) the echo of any message over 8 MiB is dropped: the
+  // loop closes a connection as soon as its queued output passes the cap, so one large reply
+  // counts as a slow reader even on an idle socket (src/net/loop.c check_out_cap). Autobahn's
+  // 9.1.5/9.1.6 and 9.2.5/9.2.6 (8 and 16 MiB) fail against `roost --conformance` as it is.
+  // (defl runs with the default cap; no extension is offered here, so the echo is plain.)
+  test('a 16 MiB echo with the default output cap', { todo: 'loop output cap counts a single reply (see comment)' },
+    () => echoMax(defl.port));
 });
 
 // ---- permessage-deflate ------------------------------------------------------------------------
@@ -927,6 +939,45 @@ describe('permessage-deflate', () => {
       assert.ok((await d.inflate(e.payload)).equals(m));
       d.close();
     } finally {
+      c.destroy();
+    }
+  });
+
+  test('edge encodings: empty compressed payload, a final (BFINAL) block, 8-bit windows', async () => {
+    const c = await WsRaw.connect(defl.port, { extensions: 'permessage-deflate; server_max_window_bits=8; client_max_window_bits=8' });
+    const comp = new Compressor({ windowBits: 9 });
+    try {
+      const params = extParams(c.response.headers['sec-websocket-extensions']);
+      assert.ok(params.has('server_max_window_bits=8'));
+      const inflate = async (m) => {
+        if (!m.rsv1) return m.payload;
+        const d = new Decompressor();
+        const out = await d.inflate(m.payload);
+        d.close();
+        return out;
+      };
+      // An empty compressed payload is an empty message.
+      c.send(frame(OP.TEXT, Buffer.alloc(0), { rsv1: true }));
+      assert.equal((await inflate(await c.readMessage())).length, 0);
+      // A sender that ends its deflate stream (BFINAL, no 00 00 ff ff tail to strip).
+      const m1 = txt('final block '.repeat(20));
+      c.send(frame(OP.TEXT, zlib.deflateRawSync(m1), { rsv1: true }));
+      assert.ok((await inflate(await c.readMessage())).equals(m1));
+      // Then a context-takeover stream with a 512-byte window (zlib's smallest for raw deflate),
+      // with repeats at distances of 300-400 bytes; the reply inflates within the window.
+      let seed = 7;
+      const block = Buffer.from(Array.from({ length: 400 }, () => 97 + ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 26)));
+      const parts = [];
+      for (let i = 0; i < 200; i++) parts.push(block.subarray(0, 300 + (i % 100)));
+      const m2 = Buffer.concat(parts);
+      for (let k = 0; k < 2; k++) {
+        c.send(frame(OP.TEXT, await comp.compress(m2), { rsv1: true }));
+        const e = await c.readMessage();
+        const out = zlib.inflateRawSync(Buffer.concat([e.payload, TAIL]), { windowBits: 8, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        assert.ok(out.equals(m2), `message ${k}`);
+      }
+    } finally {
+      comp.close();
       c.destroy();
     }
   });
