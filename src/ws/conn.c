@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "util/err.h"
@@ -18,11 +19,12 @@ struct ws_conn {
     const ws_conn_ops_t *ops;
     void *user;
     ws_parser_t parser;
-    buf_t msg;          /* pieces of a message that did not arrive in one read */
+    buf_t msg; /* pieces of a message that did not arrive in one read */
     uint16_t close_code;
     uint8_t close_sent;
     uint8_t close_received;
     uint8_t msg_binary;
+    uint8_t lingering; /* our close frame is queued: half-close once it is out (see linger) */
     struct ws_deflate *deflate; /* NULL unless negotiated */
 };
 
@@ -45,6 +47,7 @@ void ws_set_user(ws_conn_t *w, const ws_conn_ops_t *ops, void *user)
 }
 
 static void send_close(ws_conn_t *w, int code, const char *reason);
+static void linger(ws_conn_t *w);
 
 static int write_framev(ws_conn_t *w, int opcode, const struct iovec *iov, int n)
 {
@@ -79,7 +82,7 @@ static int write_compressed(ws_conn_t *w, int opcode, const struct iovec *iov, i
         buf_free(&plain);
         buf_free(&packed);
         send_close(w, WS_CLOSE_INTERNAL, "compression failed");
-        conn_close_after_flush(w->c, CLOSE_WAIT_MS);
+        linger(w);
         return rc;
     }
     char *p = conn_write_reserve(w->c, WS_MAX_SERVER_HEADER + packed.len);
@@ -129,6 +132,26 @@ static void send_close(ws_conn_t *w, int code, const char *reason)
     if (!w->close_code) w->close_code = (uint16_t)code;
 }
 
+/* Finish a connection after our close frame was queued in answer to the peer's close or to a
+ * protocol error. Closing the socket at once would be wrong when the peer is still sending
+ * (the rest of a message we refused, frames written before it saw our close): close() with
+ * unread input makes the kernel send RST instead of FIN, and a peer that receives RST may
+ * discard our close frame unread. So we close TCP from our side as soon as the close frame is
+ * written (shutdown in ws_on_drain: the peer sees the end of the stream at once, as RFC 6455
+ * 7.1.1 asks of servers), keep reading and discarding until the peer closes too (ws_on_eof),
+ * and give up after CLOSE_WAIT_MS (ws_on_timeout). */
+static void linger(ws_conn_t *w)
+{
+    if (w->lingering || conn_closing(w->c)) return;
+    w->lingering = 1;
+    conn_set_deadline(w->c, CLOSE_WAIT_MS);
+    /* Nothing queued (our close frame went out earlier, from ws_close): half-close now. */
+    if (conn_queued(w->c) == 0) {
+        shutdown(conn_fd(w->c), SHUT_WR);
+        w->lingering = 2;
+    }
+}
+
 void ws_close(ws_conn_t *w, int code, const char *reason)
 {
     if (w->close_sent || conn_closing(w->c)) return;
@@ -145,6 +168,7 @@ static void deliver(ws_conn_t *w, char *data, size_t len, bool binary)
 static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
 {
     ws_conn_t *w = conn_user(c);
+    if (w->lingering) return (ssize_t)len; /* closing: read only to drain the socket */
     size_t off = 0;
     while (!conn_closing(c)) {
         ws_event_t ev;
@@ -158,15 +182,17 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
             bool binary = !(ev.flags & WS_DATA_TEXT);
             if (ev.flags & WS_DATA_COMPRESSED) {
                 if (ev.flags & WS_DATA_FIRST) w->msg.len = 0;
-                int rc = w->deflate ? ws_deflate_inflate(w->deflate, ev.data, ev.len,
-                                                         (ev.flags & WS_DATA_FINAL) != 0, !binary, &w->msg)
-                                    : RS_EPROTO;
+                int rc = w->deflate
+                             ? ws_deflate_inflate(w->deflate, ev.data, ev.len,
+                                                  (ev.flags & WS_DATA_FINAL) != 0, !binary, &w->msg)
+                             : RS_EPROTO;
                 if (rc) {
-                    int code = rc == RS_ETOOBIG ? WS_CLOSE_TOO_BIG
+                    int code = rc == RS_ETOOBIG  ? WS_CLOSE_TOO_BIG
                                : rc == RS_ENOMEM ? WS_CLOSE_INTERNAL
                                                  : WS_CLOSE_INVALID_DATA;
-                    send_close(w, code, rc == RS_ETOOBIG ? "message too big" : "invalid compressed data");
-                    conn_close_after_flush(c, CLOSE_WAIT_MS);
+                    send_close(w, code,
+                               rc == RS_ETOOBIG ? "message too big" : "invalid compressed data");
+                    linger(w);
                     return (ssize_t)len;
                 }
                 if (ev.flags & WS_DATA_FINAL) {
@@ -183,8 +209,8 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
             if (ev.flags & WS_DATA_FIRST) w->msg.len = 0;
             if (buf_append(&w->msg, ev.data, ev.len)) {
                 send_close(w, WS_CLOSE_INTERNAL, "out of memory");
-                conn_close_after_flush(c, CLOSE_WAIT_MS);
-                return (ssize_t)off;
+                linger(w);
+                return (ssize_t)len;
             }
             if (ev.flags & WS_DATA_FINAL) {
                 if (!w->close_sent) deliver(w, w->msg.base, w->msg.len, binary);
@@ -206,7 +232,7 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
                 send_close(w, ev.code == WS_CLOSE_NO_STATUS ? 0 : ev.code, NULL);
                 w->close_code = ev.code;
             }
-            conn_close_after_flush(c, CLOSE_WAIT_MS);
+            linger(w);
             return (ssize_t)len;
         case WS_EV_ERROR:
             LOG_DEBUG("ws", "%s: closing with %u: %s", conn_peer_ip(c), ev.code, ev.reason);
@@ -214,7 +240,7 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
                 w->close_code = ev.code;
                 send_close(w, ev.code, ev.reason);
             }
-            conn_close_after_flush(c, CLOSE_WAIT_MS);
+            linger(w);
             return (ssize_t)len;
         }
     }
@@ -223,8 +249,27 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
 
 static void ws_on_timeout(conn_t *c)
 {
-    /* The peer did not answer our close frame in time. */
+    /* The peer did not answer our close frame (or close TCP after it) in time. */
     conn_close(c, RS_ETIMEDOUT);
+}
+
+static void ws_on_drain(conn_t *c)
+{
+    ws_conn_t *w = conn_user(c);
+    /* Our close frame is written: end our half of the stream; see linger. (The loop reports
+     * every drain after a flush; were it to report only some, the deadline still closes.) */
+    if (w->lingering == 1) {
+        shutdown(conn_fd(c), SHUT_WR);
+        w->lingering = 2;
+    }
+}
+
+static void ws_on_eof(conn_t *c)
+{
+    /* The peer finished sending: after a closing handshake the normal end; otherwise the
+     * connection was dropped (on_close reports 1006). Either way nothing unread is left, so
+     * close gracefully: whatever we still queued (our close frame) goes out first. */
+    conn_close_after_flush(c, CLOSE_WAIT_MS);
 }
 
 static void ws_on_close(conn_t *c, int err)
@@ -241,12 +286,16 @@ static void ws_on_close(conn_t *c, int err)
 static void ws_on_stop(conn_t *c)
 {
     ws_conn_t *w = conn_user(c);
-    if (w->ops && w->ops->on_stop) w->ops->on_stop(w, w->user);
-    else ws_close(w, WS_CLOSE_GOING_AWAY, "server shutting down");
+    if (w->ops && w->ops->on_stop)
+        w->ops->on_stop(w, w->user);
+    else
+        ws_close(w, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
 static const conn_handler_t ws_handler = {
     .on_data = ws_on_data,
+    .on_eof = ws_on_eof,
+    .on_drain = ws_on_drain,
     .on_timeout = ws_on_timeout,
     .on_close = ws_on_close,
     .on_stop = ws_on_stop,
@@ -271,7 +320,8 @@ ws_conn_t *ws_accept(http_req_t *r, const ws_options_t *opts, const ws_conn_ops_
             http_req_add_header(r, "Upgrade", "websocket");
         }
         http_req_close_after(r);
-        http_respond_error(r, hs.status ? hs.status : 400, hs.error ? hs.error : "Bad WebSocket handshake");
+        http_respond_error(r, hs.status ? hs.status : 400,
+                           hs.error ? hs.error : "Bad WebSocket handshake");
         return NULL;
     }
     uint32_t max = opts->max_message ? opts->max_message : WS_DEFAULT_MAX_MESSAGE;
