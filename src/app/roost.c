@@ -9,6 +9,7 @@
 #include "app/conformance.h"
 #include "app/metrics.h"
 #include "app/platform.h"
+#include "cluster/redis.h"
 #include "eio/server.h"
 #include "http/server.h"
 #include "http/static.h"
@@ -41,6 +42,7 @@ struct roost {
     metrics_sources_t metrics;
     store_t *store;
     platform_t *platform;
+    redis_adapter_t *adapter; /* --adapter: the Redis cluster adapter */
 };
 
 /* Storage completions come back to the loop that asked. */
@@ -112,6 +114,16 @@ static int setup_realtime(roost_t *r)
                    eio_server_handle, r->eio_echo);
         http_route(r->http, NULL, "/ws-echo", HTTP_ROUTE_UPGRADE, 0, conformance_ws_echo, &r->ws_deflate);
         if (conformance_sio_setup(r->sio)) return RS_ENOMEM;
+    }
+    /* Last, once the namespaces the app configured exist (later ones subscribe as created). */
+    if (cfg->adapter && *cfg->adapter) {
+        redis_adapter_config_t ac = {.url = cfg->adapter, .sio = r->sio};
+        char err[256] = "";
+        int rc = redis_adapter_start(&ac, &r->adapter, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "roost: %s\n", err[0] ? err : rs_strerror(rc));
+            return rc;
+        }
     }
     return 0;
 }
@@ -196,12 +208,16 @@ fail:
 void roost_stop(roost_t *r)
 {
     if (!r) return;
+    /* The adapter thread stops first so it posts nothing to a loop that no longer runs; the
+     * workers' last broadcasts and answers reach it as no-ops. It is freed after the loops. */
+    redis_adapter_stop(r->adapter);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers[i].started) loop_stop(r->workers[i].loop, r->cfg.shutdown_grace_ms);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers[i].started) pthread_join(r->workers[i].thread, NULL);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
+    redis_adapter_free(r->adapter);
     free(r->workers);
     free(r->loops);
     /* Loops are stopped: no request can reach the platform; then the store commits what

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "sio/recovery.h"
 #include "util/base64.h"
@@ -76,6 +77,8 @@ struct sio_server {
     size_t nnsps;
     struct dyn *dyns;
     size_t ndyns;
+    sio_adapter_ops_t adapter; /* cluster adapter hooks (zero: none) */
+    void *adapter_ctx;
 };
 
 /* One Engine.IO session's Socket.IO side. */
@@ -119,6 +122,7 @@ struct sio_socket {
     void *data;
     void (*data_free)(void *);
     char *pid;               /* recovery: private session id */
+    int64_t issued_ms;       /* wall-clock connect time, for the adapter's fetchSockets */
 };
 
 void sio_get_stats(sio_stats_t *out)
@@ -207,6 +211,7 @@ static sio_nsp_t *nsp_new(sio_server_t *srv, span_t name)
      * without the lock (the count is written last, with release order). */
     v[srv->nnsps] = n;
     __atomic_store_n(&srv->nnsps, srv->nnsps + 1, __ATOMIC_RELEASE);
+    if (srv->adapter.nsp_created) srv->adapter.nsp_created(srv->adapter_ctx, n->name);
     return n;
 }
 
@@ -723,6 +728,10 @@ int sio_broadcast_raw(sio_nsp_t *nsp, const sio_bcast_t *b, span_t event, span_t
     }
     if (here) deliver_local(here, m);
     bcast_unref(m);
+    /* Other nodes get it after this one delivered (the adapter encodes and queues; no I/O). */
+    sio_server_t *srv = nsp->srv;
+    if (srv->adapter.publish && !(b && b->local))
+        srv->adapter.publish(srv->adapter_ctx, nsp, b, event, args, binaries, nbinaries);
     return 0;
 }
 
@@ -887,6 +896,9 @@ static void handle_connect(sio_client_t *c, sio_packet_t *p)
     s->client = c;
     s->refs = 1;
     s->auth = auth ? json_incref(auth) : NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->issued_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 
     /* Recovery: a known pid within the window gets its id and rooms back, and the packets it
      * missed are replayed before the CONNECT answer. */
@@ -1070,4 +1082,340 @@ static const eio_callbacks_t sio_callbacks = {on_open, on_message, on_close};
 const eio_callbacks_t *sio_eio_callbacks(void)
 {
     return &sio_callbacks;
+}
+
+/* ---- cluster adapter ----
+ * The adapter runs on its own thread: everything here either only reads what is immutable once
+ * the loops run (namespaces are published with release order, handlers are fixed) or posts the
+ * work to each worker loop, which alone touches its sockets and rooms. */
+
+void sio_set_adapter(sio_server_t *srv, const sio_adapter_ops_t *ops, void *ctx)
+{
+    pthread_mutex_lock(&srv->nsp_lock);
+    srv->adapter = ops ? *ops : (sio_adapter_ops_t){0};
+    srv->adapter_ctx = ctx;
+    for (size_t i = 0; i < srv->nnsps && srv->adapter.nsp_created; i++)
+        srv->adapter.nsp_created(ctx, srv->nsps[i]->name);
+    pthread_mutex_unlock(&srv->nsp_lock);
+}
+
+int sio_broadcast_remote(sio_server_t *srv, const char *name, const sio_bcast_t *b, span_t event,
+                         span_t args, rbuf_t *const *bins, int nbins)
+{
+    sio_nsp_t *nsp = nsp_find(srv, span_cstr(name));
+    if (!nsp) return RS_ENOTFOUND;
+    sio_bcast_t lb = b ? *b : (sio_bcast_t){0};
+    lb.local = true; /* never published again */
+    lb.except_socket = NULL;
+    return sio_broadcast_raw(nsp, &lb, event, args, bins, nbins);
+}
+
+enum { JOB_ACK_BROADCAST = 100 };
+
+struct remote_job {
+    sio_nsp_t *nsp;
+    int op; /* sio_remote_op_t or JOB_ACK_BROADCAST */
+    char **rooms, **except, **names;
+    size_t nrooms, nexcept, nnames;
+    bool close;
+    int pending;   /* workers yet to run their part (atomic) */
+    uint32_t refs; /* the worker phase + each awaited client ack (atomic) */
+    pthread_mutex_t lock;
+    json_t *result;
+    size_t matched; /* under lock */
+    sio_remote_done_fn done;
+    void *arg;
+    /* JOB_ACK_BROADCAST */
+    const sio_remote_ack_ops_t *ack_ops;
+    buf_t event, args;
+    rbuf_t *bins[SIO_MAX_ATTACHMENTS];
+    int nbins;
+    uint32_t timeout_ms;
+};
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static void job_free(struct remote_job *j)
+{
+    free_names(j->rooms, j->nrooms);
+    free_names(j->except, j->nexcept);
+    free_names(j->names, j->nnames);
+    json_decref(j->result);
+    buf_free(&j->event);
+    buf_free(&j->args);
+    for (int i = 0; i < j->nbins; i++) rbuf_unref(j->bins[i]);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+static void job_unref(struct remote_job *j)
+{
+    if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL)) return;
+    if (j->op == JOB_ACK_BROADCAST) j->ack_ops->release(j->arg);
+    job_free(j);
+}
+
+/* The connected sockets of this loop that j's rooms/except select, each once (the same marks as
+ * a broadcast). Returns a new array of *n sockets (NULL when none or out of memory). */
+static sio_socket_t **select_local(struct nsp_loop *pl, const struct remote_job *j, size_t *n)
+{
+    *n = 0;
+    if (!pl->nsockets) return NULL;
+    sio_socket_t **v = malloc(pl->nsockets * sizeof *v);
+    if (!v) return NULL;
+    uint32_t gen = ++pl->gen;
+    if (gen == 0) gen = ++pl->gen;
+    for (size_t i = 0; i < j->nexcept; i++) mark_room(pl, j->except[i], gen, 1);
+#define TAKE(sock)                                                                                 \
+    do {                                                                                           \
+        sio_socket_t *s_ = (sock);                                                                 \
+        if (s_->connected && s_->sent_gen != gen && s_->except_gen != gen) {                       \
+            s_->sent_gen = gen;                                                                    \
+            v[(*n)++] = s_;                                                                        \
+        }                                                                                          \
+    } while (0)
+    if (!j->nrooms) {
+        for (uint32_t i = 0; i < pl->nsockets; i++) TAKE(pl->sockets[i]);
+    } else {
+        for (size_t i = 0; i < j->nrooms; i++) {
+            struct room *r = map_get(&pl->rooms, span_cstr(j->rooms[i]));
+            if (r) {
+                for (uint32_t k = 0; k < r->n; k++) TAKE(r->m[k]);
+            } else {
+                sio_socket_t *s = map_get(&pl->by_id, span_cstr(j->rooms[i]));
+                if (s) TAKE(s);
+            }
+        }
+    }
+#undef TAKE
+    return v;
+}
+
+/* What the reference's fetchSockets() answer carries for a socket (its handshake, rooms with
+ * its own id first, data). */
+static json_t *socket_details(sio_socket_t *s)
+{
+    json_t *o = json_object(), *hs = json_object(), *rooms = json_array(), *query = json_object();
+    if (!o || !hs || !rooms || !query) goto fail;
+    json_array_append_new(rooms, json_string(s->id));
+    for (uint16_t i = 0; i < s->nrooms; i++) json_array_append_new(rooms, json_string(s->rooms[i].room->name));
+    eio_session_t *e = s->client->eio;
+    time_t secs = (time_t)(s->issued_ms / 1000);
+    struct tm tm;
+    char when[64] = "";
+    if (gmtime_r(&secs, &tm))
+        snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(s->issued_ms % 1000));
+    const char *ip = eio_remote_ip(e);
+    json_object_set_new(query, "EIO", json_string("4"));
+    json_object_set_new(query, "transport", json_string(eio_is_websocket(e) ? "websocket" : "polling"));
+    json_object_set_new(hs, "headers", json_object());
+    json_object_set_new(hs, "time", json_string(when));
+    json_object_set_new(hs, "address", json_string(ip ? ip : ""));
+    json_object_set_new(hs, "xdomain", json_false());
+    json_object_set_new(hs, "secure", json_false());
+    json_object_set_new(hs, "issued", json_integer(s->issued_ms));
+    json_object_set_new(hs, "url", json_string(""));
+    json_object_set_new(hs, "query", query);
+    json_object_set_new(hs, "auth", s->auth ? json_incref(s->auth) : json_object());
+    json_object_set_new(o, "id", json_string(s->id));
+    json_object_set_new(o, "handshake", hs);
+    json_object_set_new(o, "rooms", rooms);
+    json_object_set_new(o, "data", json_object());
+    return o;
+fail:
+    json_decref(o);
+    json_decref(hs);
+    json_decref(rooms);
+    json_decref(query);
+    return NULL;
+}
+
+static int emit_ack_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *bins, int nbins,
+                        uint32_t timeout_ms, sio_ack_fn cb, void *arg)
+{
+    if (!s->connected) return RS_ECLOSED;
+    struct pending_ack *a = calloc(1, sizeof *a);
+    if (!a) return RS_ENOMEM;
+    a->id = s->next_ack_id++;
+    if (s->next_ack_id > SIO_ACK_ID_MAX) s->next_ack_id = 0;
+    a->cb = cb;
+    a->arg = arg;
+    a->s = s;
+    buf_t pkt = BUF_INIT;
+    int rc = buf_append_byte(&pkt, '4');
+    if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), a->id, event, &args, 1, nbins);
+    if (!rc) rc = send_text(s, &pkt, bins, nbins);
+    buf_free(&pkt);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    a->next = s->acks;
+    s->acks = a;
+    loop_timer_start(eio_loop(s->client->eio), &a->timer,
+                     timeout_ms ? timeout_ms : s->nsp->srv->cfg.ack_timeout_default_ms, ack_timed_out);
+    return 0;
+}
+
+static void remote_ack_answer(sio_socket_t *s, int err, sio_event_t *ev, void *arg)
+{
+    struct remote_job *j = arg;
+    if (err == 0 && ev) j->ack_ops->ack(j->arg, ev);
+    job_unref(j);
+}
+
+static void job_finish(struct remote_job *j)
+{
+    if (j->op == JOB_ACK_BROADCAST) {
+        j->ack_ops->count(j->arg, j->matched);
+    } else if (j->op == SIO_REMOTE_ROOMS) {
+        /* Several workers may hold a room of the same name: list each once. */
+        json_t *set = json_object(), *list = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(j->result, i, v)
+        {
+            const char *name = json_string_value(v);
+            if (name && set && list && !json_object_get(set, name)) {
+                json_object_set_new(set, name, json_true());
+                json_array_append(list, v);
+            }
+        }
+        json_decref(set);
+        j->done(list, j->matched, j->arg);
+        json_decref(list);
+    } else {
+        j->done(j->result, j->matched, j->arg);
+    }
+    job_unref(j);
+}
+
+static void job_run(void *arg)
+{
+    struct remote_job *j = arg;
+    struct nsp_loop *pl = &j->nsp->per[loop_index(loop_current())];
+    size_t n = 0;
+    json_t *local = json_array();
+    if (j->op == SIO_REMOTE_ROOMS) {
+        map_entry_t *e;
+        for (size_t i = 0; map_next(&pl->rooms, &i, &e);)
+            json_array_append_new(local, json_string(((struct room *)e->value)->name));
+        for (uint32_t i = 0; i < pl->nsockets; i++) json_array_append_new(local, json_string(pl->sockets[i]->id));
+        n = pl->nsockets;
+    } else {
+        sio_socket_t **v = select_local(pl, j, &n);
+        /* Joining, leaving and disconnecting change the room arrays select_local walked, so the
+         * selection is complete before any of it runs; references keep each socket valid. */
+        for (size_t i = 0; i < n; i++) sio_socket_ref(v[i]);
+        size_t sent = 0;
+        for (size_t i = 0; i < n; i++) {
+            sio_socket_t *s = v[i];
+            switch (j->op) {
+            case SIO_REMOTE_FETCH:
+                json_array_append_new(local, socket_details(s));
+                break;
+            case SIO_REMOTE_JOIN:
+                for (size_t k = 0; k < j->nnames; k++) sio_join(s, j->names[k]);
+                break;
+            case SIO_REMOTE_LEAVE:
+                for (size_t k = 0; k < j->nnames; k++) sio_leave(s, j->names[k]);
+                break;
+            case SIO_REMOTE_DISCONNECT:
+                sio_disconnect(s, j->close);
+                break;
+            case JOB_ACK_BROADCAST:
+                __atomic_add_fetch(&j->refs, 1, __ATOMIC_RELAXED);
+                if (emit_ack_raw(s, buf_span(&j->event), buf_span(&j->args), j->bins, j->nbins, j->timeout_ms,
+                                 remote_ack_answer, j) == 0)
+                    sent++;
+                else
+                    job_unref(j); /* never the last reference: the worker phase holds one */
+                break;
+            }
+        }
+        for (size_t i = 0; i < n; i++) sio_socket_unref(v[i]);
+        free(v);
+        if (j->op == JOB_ACK_BROADCAST) n = sent;
+    }
+    pthread_mutex_lock(&j->lock);
+    j->matched += n;
+    if (local && j->result) json_array_extend(j->result, local);
+    pthread_mutex_unlock(&j->lock);
+    json_decref(local);
+    if (__atomic_sub_fetch(&j->pending, 1, __ATOMIC_ACQ_REL) == 0) job_finish(j);
+}
+
+static struct remote_job *job_new(sio_server_t *srv, const char *name, int op, const sio_bcast_t *b,
+                                  const char *const *names, size_t nnames)
+{
+    sio_nsp_t *nsp = nsp_find(srv, span_cstr(name));
+    if (!nsp) return NULL;
+    struct remote_job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    pthread_mutex_init(&j->lock, NULL);
+    j->nsp = nsp;
+    j->op = op;
+    j->refs = 1;
+    j->pending = srv->nloops;
+    j->result = json_array();
+    bool ok = j->result != NULL;
+    if (ok && b && b->nrooms) ok = (j->rooms = copy_names(b->rooms, b->nrooms)) != NULL;
+    if (ok && b) j->nrooms = b->nrooms;
+    if (ok && b && b->nexcept) ok = (j->except = copy_names(b->except, b->nexcept)) != NULL;
+    if (ok && b) j->nexcept = b->nexcept;
+    if (ok && nnames) ok = (j->names = copy_names(names, nnames)) != NULL;
+    if (ok) j->nnames = nnames;
+    if (!ok) {
+        job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Post j to every worker. The last one to run finishes it. */
+static void job_start(sio_server_t *srv, struct remote_job *j)
+{
+    for (int i = 0; i < srv->nloops; i++)
+        if (loop_post(srv->loops[i], job_run, j) < 0 &&
+            __atomic_sub_fetch(&j->pending, 1, __ATOMIC_ACQ_REL) == 0)
+            job_finish(j);
+}
+
+int sio_remote_apply(sio_server_t *srv, const char *nsp, sio_remote_op_t op, const sio_bcast_t *b,
+                     const char *const *names, size_t nnames, bool close, sio_remote_done_fn done,
+                     void *arg)
+{
+    if (!nsp_find(srv, span_cstr(nsp))) return RS_ENOTFOUND;
+    struct remote_job *j = job_new(srv, nsp, (int)op, b, names, nnames);
+    if (!j) return RS_ENOMEM;
+    j->close = close;
+    j->done = done;
+    j->arg = arg;
+    job_start(srv, j);
+    return 0;
+}
+
+int sio_broadcast_remote_ack(sio_server_t *srv, const char *nsp, const sio_bcast_t *b, span_t event,
+                             span_t args, rbuf_t *const *bins, int nbins, uint32_t timeout_ms,
+                             const sio_remote_ack_ops_t *ops, void *arg)
+{
+    if (nbins < 0 || nbins > SIO_MAX_ATTACHMENTS) return RS_EINVAL;
+    if (!nsp_find(srv, span_cstr(nsp))) return RS_ENOTFOUND;
+    struct remote_job *j = job_new(srv, nsp, JOB_ACK_BROADCAST, b, NULL, 0);
+    if (!j) return RS_ENOMEM;
+    j->ack_ops = ops;
+    j->arg = arg;
+    j->timeout_ms = timeout_ms;
+    if (buf_append_span(&j->event, event) || buf_append_span(&j->args, args)) {
+        job_free(j);
+        return RS_ENOMEM;
+    }
+    for (int i = 0; i < nbins; i++) j->bins[j->nbins++] = rbuf_ref(bins[i]);
+    job_start(srv, j);
+    return 0;
 }

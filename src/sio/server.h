@@ -127,6 +127,69 @@ int sio_broadcast(sio_nsp_t *nsp, const sio_bcast_t *b, const char *event, const
 int sio_broadcast_raw(sio_nsp_t *nsp, const sio_bcast_t *b, span_t event, span_t args,
                       rbuf_t *const *binaries, int nbinaries);
 
+/* ---- cluster adapter ----
+ * The hooks a cluster adapter (cluster/redis.c) plugs in, and the entry points it calls from
+ * its own thread. Everything below except sio_set_adapter is thread-safe: it may run on a
+ * non-loop thread, where work for the sockets is posted to every worker loop. */
+typedef struct sio_adapter_ops {
+    /* A broadcast with b->local false was delivered on this node: forward it to the others.
+     * Runs on the broadcasting thread (a worker, or any thread); must not block. b may be
+     * NULL (every socket of the namespace); b->except_socket, when set, is to be skipped. */
+    void (*publish)(void *ctx, sio_nsp_t *nsp, const sio_bcast_t *b, span_t event, span_t args,
+                    rbuf_t *const *bins, int nbins);
+    /* A namespace exists (called by sio_set_adapter for those already created, then on each
+     * creation, possibly on a worker thread under the namespace lock: must not block). */
+    void (*nsp_created)(void *ctx, const char *name);
+} sio_adapter_ops_t;
+
+/* Install the adapter (before the loops run). ops and ctx must outlive the server's use;
+ * sio_set_adapter(srv, NULL, NULL) removes it. */
+void sio_set_adapter(sio_server_t *srv, const sio_adapter_ops_t *ops, void *ctx);
+
+/* Deliver a broadcast that came from another node to the local sockets selected by b (b->local
+ * and b->except_socket are ignored: the delivery is always local). Encoded once; posted to every
+ * worker. Returns 0; RS_ENOTFOUND when this node has no such namespace (nothing to deliver);
+ * RS_EINVAL (nbins out of range), RS_ENOMEM. */
+int sio_broadcast_remote(sio_server_t *srv, const char *nsp, const sio_bcast_t *b, span_t event,
+                         span_t args, rbuf_t *const *bins, int nbins);
+
+/* Operations over the local sockets that b->rooms / b->except select (as a broadcast would),
+ * for the adapter's requests. */
+typedef enum sio_remote_op {
+    SIO_REMOTE_FETCH,      /* result: array of {id, handshake, rooms, data} */
+    SIO_REMOTE_ROOMS,      /* every room of the namespace (sockets' own ids included); b unused */
+    SIO_REMOTE_JOIN,       /* selected sockets join names[] */
+    SIO_REMOTE_LEAVE,      /* selected sockets leave names[] */
+    SIO_REMOTE_DISCONNECT, /* selected sockets are disconnected (close: the whole connection) */
+} sio_remote_op_t;
+
+/* result: a new jansson array (FETCH, ROOMS; NULL otherwise) the callee may keep with
+ * json_incref; matched: how many sockets were selected. */
+typedef void (*sio_remote_done_fn)(json_t *result, size_t matched, void *arg);
+
+/* Run op on every worker; done(arg) runs exactly once, on the last worker to finish, after all
+ * did their part. Returns 0 (done will run); RS_ENOTFOUND when the namespace does not exist
+ * here, RS_ENOMEM (done will not run). */
+int sio_remote_apply(sio_server_t *srv, const char *nsp, sio_remote_op_t op, const sio_bcast_t *b,
+                     const char *const *names, size_t nnames, bool close, sio_remote_done_fn done,
+                     void *arg);
+
+/* A broadcast from another node that wants each client's acknowledgement (socket.io's
+ * emitWithAck across a cluster). Each selected socket gets the event with an ack id; count()
+ * runs once (on a worker) with the number of sockets sent to; ack() runs for each client answer
+ * (on that client's worker; ev->args and ev->packet->binaries hold the answer); release() runs
+ * once nothing refers to arg any more (after count, and after every ack answered, timed out
+ * after timeout_ms, or its socket closed). Returns 0 (count and release will run);
+ * RS_ENOTFOUND, RS_EINVAL, RS_ENOMEM (no callback will run). */
+typedef struct sio_remote_ack_ops {
+    void (*count)(void *arg, size_t clients);
+    void (*ack)(void *arg, sio_event_t *ev);
+    void (*release)(void *arg);
+} sio_remote_ack_ops_t;
+int sio_broadcast_remote_ack(sio_server_t *srv, const char *nsp, const sio_bcast_t *b, span_t event,
+                             span_t args, rbuf_t *const *bins, int nbins, uint32_t timeout_ms,
+                             const sio_remote_ack_ops_t *ops, void *arg);
+
 /* Counters for /metrics (process-wide). */
 typedef struct sio_stats {
     uint64_t connects, disconnects, events_in, events_out, broadcasts, broadcast_deliveries,

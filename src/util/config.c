@@ -40,7 +40,7 @@ static const struct opt opts[] = {
     {"ws-deflate", O_BOOL, OFF(ws_deflate), "offer permessage-deflate on WebSocket connections", 0},
     {"recovery", O_BOOL, OFF(recovery), "Socket.IO connection-state recovery", 0},
     {"max-disconnection", O_MS, OFF(max_disconnection_ms), "how long recovery keeps a session, ms (default 120000)", 0},
-    {"adapter", O_STR, OFF(adapter), "cluster adapter redis://HOST:PORT (not implemented yet: refused)", 0},
+    {"adapter", O_STR, OFF(adapter), "cluster adapter redis://[[user]:password@]HOST[:PORT] (Socket.IO Redis adapter format)", 0},
     {"cookie", O_STR, OFF(cookie), "set the Engine.IO session cookie with this name (default off)", 0},
     {"max-body", O_U64, OFF(max_body), "largest HTTP request body in bytes (default 1048576)", 0},
     {"header-timeout", O_MS, OFF(header_timeout_ms), "whole request head must arrive within ms (default 10000)", 0},
@@ -258,8 +258,8 @@ int config_parse(config_t *c, int argc, char **argv)
         fprintf(stderr, "roost: --tls-cert: TLS is not implemented yet; terminate TLS in a proxy (see README)\n");
         return 2;
     }
-    if (c->adapter && *c->adapter) {
-        fprintf(stderr, "roost: --adapter: the Redis adapter is not implemented yet; run one node\n");
+    if (c->adapter && *c->adapter && strncmp(c->adapter, "redis://", 8) != 0) {
+        fprintf(stderr, "roost: --adapter must be redis://HOST:PORT (see docs/deployment.md)\n");
         return 2;
     }
     if (c->conformance) {
