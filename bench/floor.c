@@ -205,10 +205,14 @@ int main(int argc, char **argv)
     const char *addr = NULL;
     int c;
     while ((c = getopt(argc, argv, "l:m:")) != -1) {
-        if (c == 'l') addr = optarg;
-        else if (c == 'm' && strcmp(optarg, "fanout") == 0) g.fanout = true;
-        else if (c == 'm' && strcmp(optarg, "echo") == 0) g.fanout = false;
-        else addr = NULL, optind = argc;
+        if (c == 'l')
+            addr = optarg;
+        else if (c == 'm' && strcmp(optarg, "fanout") == 0)
+            g.fanout = true;
+        else if (c == 'm' && strcmp(optarg, "echo") == 0)
+            g.fanout = false;
+        else
+            addr = NULL, optind = argc;
     }
     if (!addr) {
         fprintf(stderr, "usage: floor -l 127.0.0.1:PORT [-m echo|fanout]\n");

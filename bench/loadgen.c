@@ -90,9 +90,9 @@ struct sock {
     int fd;
     uint8_t role;
     bool connecting;
-    bool busy;      /* polling: an HTTP request is in flight on this connection */
-    bool want_out;  /* EPOLLOUT is armed after a short write */
-    bool dirty;     /* on the worker's flush list */
+    bool busy;     /* polling: an HTTP request is in flight on this connection */
+    bool want_out; /* EPOLLOUT is armed after a short write */
+    bool dirty;    /* on the worker's flush list */
     struct session *sess;
     char *in; /* unparsed bytes left over from earlier reads */
     size_t in_len, in_cap;
@@ -106,14 +106,14 @@ struct session {
     struct worker *w;
     uint32_t idx; /* global index; 0 is the fan-out emitter */
     uint8_t state;
-    uint32_t mask;      /* WebSocket masking key, varied per frame */
-    uint64_t t_start;   /* handshake start, for storm latencies */
-    uint32_t inflight;  /* echo messages sent and not yet answered */
-    uint32_t ts_head;   /* ring of send times: oldest at ts_head */
-    uint64_t *ts;       /* [depth] */
-    uint64_t tcp_rx;    /* raw TCP: bytes received towards the next whole message */
-    char sid[64];       /* long-polling session id */
-    char *postq;        /* long-polling: packets waiting for the next POST, \x1e-joined */
+    uint32_t mask;     /* WebSocket masking key, varied per frame */
+    uint64_t t_start;  /* handshake start, for storm latencies */
+    uint32_t inflight; /* echo messages sent and not yet answered */
+    uint32_t ts_head;  /* ring of send times: oldest at ts_head */
+    uint64_t *ts;      /* [depth] */
+    uint64_t tcp_rx;   /* raw TCP: bytes received towards the next whole message */
+    char sid[64];      /* long-polling session id */
+    char *postq;       /* long-polling: packets waiting for the next POST, \x1e-joined */
     size_t postq_len, postq_cap;
 };
 
@@ -147,7 +147,7 @@ struct worker {
     struct session **restart;
     uint32_t nrestart;
     lat_hist_t hist;
-    uint64_t msgs;   /* replies (echo), handshakes (storm) counted while measuring */
+    uint64_t msgs; /* replies (echo), handshakes (storm) counted while measuring */
     uint64_t errors;
     uint64_t bytes_in;
     /* fan-out driver state; used by worker 0 only */
@@ -172,10 +172,10 @@ static struct {
     uint32_t fan_completed;
     _Atomic int fan_failed;
     struct worker *workers;
-    char *payload;       /* -s bytes of JSON-safe text */
-    char *sio_msg;       /* Engine.IO packet sent in echo mode */
+    char *payload; /* -s bytes of JSON-safe text */
+    char *sio_msg; /* Engine.IO packet sent in echo mode */
     size_t sio_msg_len;
-    char *sio_bcast;     /* Engine.IO packet sent in fan-out mode */
+    char *sio_bcast; /* Engine.IO packet sent in fan-out mode */
     size_t sio_bcast_len;
     char sio_prefix[80]; /* "42" or "42/custom," */
     size_t sio_prefix_len;
@@ -307,8 +307,7 @@ static int sock_open(struct sock *s)
         src.sin_addr.s_addr = htonl(0x7f000001u + k);
         if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) goto fail;
     }
-    if (connect(fd, (const struct sockaddr *)&o->target, o->target_len) < 0 &&
-        errno != EINPROGRESS)
+    if (connect(fd, (const struct sockaddr *)&o->target, o->target_len) < 0 && errno != EINPROGRESS)
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = s};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) goto fail;
@@ -367,8 +366,10 @@ static void session_fail(struct session *ss, const char *why)
         w->errors++;
         if (w->errors <= 3) fprintf(stderr, "loadgen: connection %u: %s\n", ss->idx, why);
     }
-    if (was_ready) atomic_fetch_sub(&g.ready, 1);
-    else if (w->handshaking) w->handshaking--;
+    if (was_ready)
+        atomic_fetch_sub(&g.ready, 1);
+    else if (w->handshaking)
+        w->handshaking--;
     if (g.o.mode != MODE_STORM) atomic_fetch_add(&g.gone, 1);
     sock_close(&ss->main);
     sock_close(&ss->post);
@@ -421,11 +422,13 @@ static int send_http_get(struct session *ss, bool upgrade)
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      o->path, o->target_text);
     else if (ss->sid[0])
-        n = snprintf(req, sizeof(req), "GET %s?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n\r\n",
-                     o->path, ss->sid, o->target_text);
+        n = snprintf(req, sizeof(req),
+                     "GET %s?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n\r\n", o->path,
+                     ss->sid, o->target_text);
     else
-        n = snprintf(req, sizeof(req), "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s\r\n\r\n",
-                     o->path, o->target_text);
+        n = snprintf(req, sizeof(req),
+                     "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s\r\n\r\n", o->path,
+                     o->target_text);
     if (n < 0 || (size_t)n >= sizeof(req)) return -1;
     ss->main.busy = true;
     return sock_put(&ss->main, req, (size_t)n);
@@ -537,8 +540,10 @@ static int sio_connect_packet(struct session *ss)
 {
     char pkt[96];
     int n;
-    if (strcmp(g.o.nsp, "/") == 0) n = snprintf(pkt, sizeof(pkt), "40");
-    else n = snprintf(pkt, sizeof(pkt), "40%s,", g.o.nsp);
+    if (strcmp(g.o.nsp, "/") == 0)
+        n = snprintf(pkt, sizeof(pkt), "40");
+    else
+        n = snprintf(pkt, sizeof(pkt), "40%s,", g.o.nsp);
     return eio_send(ss, pkt, (size_t)n);
 }
 
@@ -763,8 +768,10 @@ static ssize_t consume(struct sock *s, const char *p, size_t n, uint64_t now)
         }
         off = (size_t)hl;
         ss->main.busy = false;
-        if (g.o.proto == PROTO_WS) on_ready(ss, now);
-        else ss->state = ST_EIO_OPEN;
+        if (g.o.proto == PROTO_WS)
+            on_ready(ss, now);
+        else
+            ss->state = ST_EIO_OPEN;
         if (ss->state == ST_NEW) return -1; /* storm: closed and queued for restart */
     }
     ssize_t used = ws_consume(ss, p + off, n - off, now);
@@ -848,8 +855,7 @@ static void on_connected(struct sock *s)
 /* Opens more connections while fewer than -b are between connect() and ready. */
 static void ramp(struct worker *w)
 {
-    while (w->next_start < w->nsess && w->handshaking < (uint32_t)g.o.ramp &&
-           phase() < PHASE_DONE)
+    while (w->next_start < w->nsess && w->handshaking < (uint32_t)g.o.ramp && phase() < PHASE_DONE)
         session_start(&w->sess[w->next_start++]);
 }
 
@@ -893,9 +899,12 @@ static void fanout_drive(struct worker *w, uint64_t now)
     atomic_store(&g.fan_got, 0);
     atomic_store(&g.fan_done, 0);
     int rc;
-    if (g.o.proto == PROTO_TCP) rc = sock_put(&emitter->main, g.payload, (size_t)g.o.size);
-    else if (g.o.proto == PROTO_WS) rc = ws_put_frame(emitter, 0x1, g.payload, (size_t)g.o.size);
-    else rc = eio_send(emitter, g.sio_bcast, g.sio_bcast_len);
+    if (g.o.proto == PROTO_TCP)
+        rc = sock_put(&emitter->main, g.payload, (size_t)g.o.size);
+    else if (g.o.proto == PROTO_WS)
+        rc = ws_put_frame(emitter, 0x1, g.payload, (size_t)g.o.size);
+    else
+        rc = eio_send(emitter, g.sio_bcast, g.sio_bcast_len);
     w->round_sent_at = now_ns();
     w->round_active = true;
     if (rc < 0) session_fail(emitter, "out of memory");
@@ -915,7 +924,8 @@ static void *worker_main(void *arg)
             fanout_drive(w, t);
             if (!w->round_active && w->next_round_at > t)
                 timeout = (int)((w->next_round_at - t) / NS_PER_MS) + 1;
-            else if (!w->round_active) timeout = 0;
+            else if (!w->round_active)
+                timeout = 0;
         }
         int n = epoll_wait(w->epfd, ev, EVENTS_PER_WAIT, timeout);
         if (n < 0 && errno != EINTR) break;
@@ -1043,31 +1053,78 @@ static void usage(void)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.proto = PROTO_SIO, .mode = MODE_ECHO, .nsp = "/", .label = "",
-                       .conns = 100, .threads = 1, .depth = 1, .size = 20, .srcs = 32,
-                       .ramp = 256, .rounds = 20, .total_s = 30, .warmup_s = 1, .measure_s = 5};
+    *o = (struct opts){.proto = PROTO_SIO,
+                       .mode = MODE_ECHO,
+                       .nsp = "/",
+                       .label = "",
+                       .conns = 100,
+                       .threads = 1,
+                       .depth = 1,
+                       .size = 20,
+                       .srcs = 32,
+                       .ramp = 256,
+                       .rounds = 20,
+                       .total_s = 30,
+                       .warmup_s = 1,
+                       .measure_s = 5};
     bool have_target = false;
     int c;
     while ((c = getopt(argc, argv, "a:x:m:c:t:d:s:T:W:M:k:p:S:b:u:n:l:h")) != -1) {
         switch (c) {
-        case 'a': parse_target(o, optarg); have_target = true; break;
-        case 'x': o->proto = (enum proto)pick(optarg, proto_names, 4, "protocol"); break;
-        case 'm': o->mode = (enum mode)pick(optarg, mode_names, 4, "mode"); break;
-        case 'c': o->conns = atoi(optarg); break;
-        case 't': o->threads = atoi(optarg); break;
-        case 'd': o->depth = atoi(optarg); break;
-        case 's': o->size = atoi(optarg); break;
-        case 'T': o->total_s = atof(optarg); break;
-        case 'W': o->warmup_s = atof(optarg); break;
-        case 'M': o->measure_s = atof(optarg); break;
-        case 'k': o->rounds = atoi(optarg); break;
-        case 'p': o->pid = (pid_t)atoi(optarg); break;
-        case 'S': o->srcs = atoi(optarg); break;
-        case 'b': o->ramp = atoi(optarg); break;
-        case 'u': o->path = optarg; break;
-        case 'n': o->nsp = optarg; break;
-        case 'l': o->label = optarg; break;
-        default: usage();
+        case 'a':
+            parse_target(o, optarg);
+            have_target = true;
+            break;
+        case 'x':
+            o->proto = (enum proto)pick(optarg, proto_names, 4, "protocol");
+            break;
+        case 'm':
+            o->mode = (enum mode)pick(optarg, mode_names, 4, "mode");
+            break;
+        case 'c':
+            o->conns = atoi(optarg);
+            break;
+        case 't':
+            o->threads = atoi(optarg);
+            break;
+        case 'd':
+            o->depth = atoi(optarg);
+            break;
+        case 's':
+            o->size = atoi(optarg);
+            break;
+        case 'T':
+            o->total_s = atof(optarg);
+            break;
+        case 'W':
+            o->warmup_s = atof(optarg);
+            break;
+        case 'M':
+            o->measure_s = atof(optarg);
+            break;
+        case 'k':
+            o->rounds = atoi(optarg);
+            break;
+        case 'p':
+            o->pid = (pid_t)atoi(optarg);
+            break;
+        case 'S':
+            o->srcs = atoi(optarg);
+            break;
+        case 'b':
+            o->ramp = atoi(optarg);
+            break;
+        case 'u':
+            o->path = optarg;
+            break;
+        case 'n':
+            o->nsp = optarg;
+            break;
+        case 'l':
+            o->label = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (!have_target) usage();
@@ -1095,8 +1152,8 @@ static void fit_descriptors(const struct opts *o)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     getrlimit(RLIMIT_NOFILE, &rl);
-    uint64_t need = (uint64_t)o->conns * (o->proto == PROTO_SIO_POLL ? 2 : 1) +
-                    (uint64_t)o->threads * 2 + 16;
+    uint64_t need =
+        (uint64_t)o->conns * (o->proto == PROTO_SIO_POLL ? 2 : 1) + (uint64_t)o->threads * 2 + 16;
     if (need > rl.rlim_cur) {
         fprintf(stderr,
                 "loadgen: %d connections need %" PRIu64 " descriptors, the limit is %llu;\n"
@@ -1112,14 +1169,17 @@ static void build_messages(const struct opts *o)
     if (!g.payload) die("out of memory");
     for (int i = 0; i < o->size; i++) g.payload[i] = (char)('a' + i % 26);
     g.payload[o->size] = 0;
-    if (strcmp(o->nsp, "/") == 0) snprintf(g.sio_prefix, sizeof(g.sio_prefix), "42");
-    else snprintf(g.sio_prefix, sizeof(g.sio_prefix), "42%s,", o->nsp);
+    if (strcmp(o->nsp, "/") == 0)
+        snprintf(g.sio_prefix, sizeof(g.sio_prefix), "42");
+    else
+        snprintf(g.sio_prefix, sizeof(g.sio_prefix), "42%s,", o->nsp);
     g.sio_prefix_len = strlen(g.sio_prefix);
     size_t cap = (size_t)o->size + 128;
     g.sio_msg = malloc(cap);
     g.sio_bcast = malloc(cap);
     if (!g.sio_msg || !g.sio_bcast) die("out of memory");
-    g.sio_msg_len = (size_t)snprintf(g.sio_msg, cap, "%s[\"message\",\"%s\"]", g.sio_prefix, g.payload);
+    g.sio_msg_len =
+        (size_t)snprintf(g.sio_msg, cap, "%s[\"message\",\"%s\"]", g.sio_prefix, g.payload);
     g.sio_bcast_len =
         (size_t)snprintf(g.sio_bcast, cap, "%s[\"broadcast\",\"%s\"]", g.sio_prefix, g.payload);
     g.sio_reply_len = g.sio_prefix_len + strlen("[\"message-back\",\"\"]") + (size_t)o->size;
@@ -1191,7 +1251,8 @@ int main(int argc, char **argv)
     /* the connect phase may use whatever the later phases leave of the bound */
     double later = o->warmup_s + (o->mode == MODE_ECHO || o->mode == MODE_STORM ? o->measure_s : 0);
     if (o->mode == MODE_FANOUT) later += 0.5 * o->total_s;
-    uint64_t connect_deadline = t0 + (uint64_t)((o->total_s - later > 0.5 ? o->total_s - later : 0.5) * 1e9);
+    uint64_t connect_deadline =
+        t0 + (uint64_t)((o->total_s - later > 0.5 ? o->total_s - later : 0.5) * 1e9);
     atomic_store(&g.phase, o->mode == MODE_STORM ? PHASE_WARMUP : PHASE_CONNECT);
 
     for (int t = 0; t < o->threads; t++)
@@ -1262,8 +1323,8 @@ int main(int argc, char **argv)
     printf("\"ready\":%u,\"connect_s\":%.3f,", o->mode == MODE_STORM ? 0 : ready,
            t_connected ? (double)(t_connected - t0) / 1e9 : 0.0);
     if (o->mode == MODE_ECHO || o->mode == MODE_STORM) {
-        printf("\"measure_s\":%.3f,\"msgs\":%" PRIu64 ",\"rate\":%.1f,\"lat_us\":{", measured,
-               msgs, measured > 0 ? (double)msgs / measured : 0.0);
+        printf("\"measure_s\":%.3f,\"msgs\":%" PRIu64 ",\"rate\":%.1f,\"lat_us\":{", measured, msgs,
+               measured > 0 ? (double)msgs / measured : 0.0);
         print_us("p50", (double)lat_hist_quantile(&all, 0.50), true);
         print_us("p90", (double)lat_hist_quantile(&all, 0.90), true);
         print_us("p99", (double)lat_hist_quantile(&all, 0.99), true);
@@ -1287,7 +1348,8 @@ int main(int argc, char **argv)
         print_us("p99", (double)p99, true);
         print_us("min", k ? (double)g.fan_times[0] : 0, true);
         print_us("max", k ? (double)g.fan_times[k - 1] : 0, false);
-        printf("},\"per_member_us\":%.3f,", g.fan_members ? (double)p50 / 1000.0 / g.fan_members : 0);
+        printf("},\"per_member_us\":%.3f,",
+               g.fan_members ? (double)p50 / 1000.0 / g.fan_members : 0);
     }
     printf("\"bytes_in\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"timeout\":%s}\n", bytes_in, errors,
            timed_out ? "true" : "false");

@@ -15,6 +15,7 @@ const stamp = env.BENCH_STAMP ?? new Date().toISOString().replace(/[-:]/g, "").s
 
 const TARGETS = ["roost", "node", "floor"];
 const TARGET_TITLE = { roost: "roost", node: "Node.js", floor: "epoll floor" };
+const TARGET_COLOR = { roost: "#1b9e77", node: "#d95f02", floor: "#7570b3" };
 
 // What each scenario measures, and which figures its table shows.
 const SCENARIOS = {
@@ -336,7 +337,7 @@ function plots() {
         const cols = TARGETS.map((t, i) => {
             const c = 2 + 3 * i;
             if (rows.every((r) => r.split(" ")[c - 1] === "?")) return null;
-            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${TARGET_TITLE[t]}'`;
+            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${TARGET_TITLE[t]}' lc rgb '${TARGET_COLOR[t]}'`;
         }).filter(Boolean);
         if (!cols.length) continue;
         script += `set output '${results}/${prefix}${name}.svg'\nset title "${title}"\nset ylabel "${ylabel}"\n`;

@@ -214,7 +214,7 @@ else
     scenario idle-10000 60 roost:roost: node:sio: -- -x sio -m idle -c 10000 -W 2
     scenario idle-19000 60 roost:roost: node:sio: -- -x sio -m idle -c 19000 -W 2
     scenario fanout-1000 40 roost:roost: node:sio: floor:floor-fanout:"-x tcp -s 45" \
-        -- -x sio -m fanout -c 1000 -s 20 -k 20 -W 0.5
+        -- -x sio -m fanout -c 1000 -s 20 -k 40 -W 0.5
     scenario fanout-10000 80 roost:roost: node:sio: floor:floor-fanout:"-x tcp -s 45" \
         -- -x sio -m fanout -c 10000 -s 20 -k 20 -W 0.5
     scenario storm-ws 20 roost:roost: node:sio: -- -x sio -m storm -c 64 $E
