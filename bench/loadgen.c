@@ -37,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -150,6 +151,7 @@ struct worker {
     uint64_t msgs; /* replies (echo), handshakes (storm) counted while measuring */
     uint64_t errors;
     uint64_t bytes_in;
+    bool echo_started;
     /* fan-out driver state; used by worker 0 only */
     uint32_t round;
     bool round_active;
@@ -484,6 +486,8 @@ static int echo_send(struct session *ss, uint64_t now)
     }
 }
 
+static void echo_start(struct session *ss, uint64_t now);
+
 static void on_ready(struct session *ss, uint64_t now)
 {
     struct worker *w = ss->w;
@@ -501,12 +505,26 @@ static void on_ready(struct session *ss, uint64_t now)
         return;
     }
     atomic_fetch_add(&g.ready, 1);
-    if (g.o.mode == MODE_ECHO)
-        for (int i = 0; i < g.o.depth; i++)
-            if (echo_send(ss, now) < 0) {
-                session_fail(ss, "out of memory");
-                return;
-            }
+    /* echo load starts when every connection is up (see echo_start_all): load during the
+     * connect phase would slow the handshakes of a busy server without bound */
+    if (g.o.mode == MODE_ECHO && w->echo_started) echo_start(ss, now);
+}
+
+static void echo_start(struct session *ss, uint64_t now)
+{
+    for (int i = 0; i < g.o.depth; i++)
+        if (echo_send(ss, now) < 0) {
+            session_fail(ss, "out of memory");
+            return;
+        }
+}
+
+static void echo_start_all(struct worker *w)
+{
+    uint64_t now = now_ns();
+    w->echo_started = true;
+    for (uint32_t i = 0; i < w->nsess; i++)
+        if (w->sess[i].state == ST_READY) echo_start(&w->sess[i], now);
 }
 
 static void on_echo_reply(struct session *ss, uint64_t now)
@@ -911,12 +929,32 @@ static void fanout_drive(struct worker *w, uint64_t now)
     flush_dirty(w); /* out now: the clock is running */
 }
 
+/* One thread per core: worker i runs on the i-th CPU the process may use (taskset), when
+ * there are at least as many CPUs as workers; otherwise the scheduler places them. */
+static void pin_worker(const struct worker *w)
+{
+    cpu_set_t allowed, mine;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+    if (CPU_COUNT(&allowed) < g.o.threads) return;
+    int seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (seen++ != w->id) continue;
+        CPU_ZERO(&mine);
+        CPU_SET(cpu, &mine);
+        pthread_setaffinity_np(pthread_self(), sizeof(mine), &mine);
+        return;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct epoll_event ev[EVENTS_PER_WAIT];
+    pin_worker(w);
     while (phase() < PHASE_DONE) {
         ramp(w);
+        if (g.o.mode == MODE_ECHO && !w->echo_started && phase() >= PHASE_WARMUP) echo_start_all(w);
         flush_dirty(w);
         int timeout = 10;
         if (w->id == 0 && g.o.mode == MODE_FANOUT && phase() == PHASE_MEASURE) {
@@ -1140,7 +1178,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     if (o->mode == MODE_IDLE && o->pid <= 0) die("idle mode needs the server's pid (-p)");
     if (o->nsp[0] != '/' || strlen(o->nsp) > 64 || strpbrk(o->nsp, ",\"\\ ?&"))
         die("bad namespace %s", o->nsp);
-    if (strlen(o->path) > 200 || o->path[0] != '/') die("bad path %s", o->path);
+    if (strlen(o->path) > 200 || o->path[0] != '/' || strpbrk(o->path, " \r\n?"))
+        die("bad path %s", o->path);
+    for (const char *ch = o->label; *ch; ch++) /* printed into the JSON as is */
+        if (*ch == '"' || *ch == '\\' || (unsigned char)*ch < 0x20)
+            die("bad character in -l label");
 }
 
 /* Raises the descriptor limit and checks that the run fits in it. */

@@ -85,6 +85,7 @@ function machine() {
         ws: pkgVersion("ws"),
         roost_commit: sh("git rev-parse --short HEAD"),
         nofile: sh("bash -c 'ulimit -Hn'"),
+        loadavg_at_start: env.BENCH_LOADAVG ?? sh("cut -d' ' -f1-3 /proc/loadavg"),
         server_cpu: env.BENCH_SERVER_CPU ?? "0",
         loadgen_cpu: env.BENCH_LOADGEN_CPU ?? "1",
     };
@@ -205,7 +206,8 @@ lines.push("");
 lines.push(`Machine: ${m.cpu}, ${m.cores} cores (hypervisor: ${m.hypervisor}), ${m.memory_gib} GiB, ` +
     `${m.os}, Linux ${m.kernel}; ${m.cc}; Node.js ${m.node}, socket.io ${m.socket_io}, ws ${m.ws}; ` +
     `roost at ${m.roost_commit}. Server on CPU ${m.server_cpu}, load generator on CPU ${m.loadgen_cpu}, ` +
-    `one thread each; descriptor limit ${m.nofile}.`);
+    `one thread each; descriptor limit ${m.nofile}. Load average when the run began: ` +
+    `${m.loadavg_at_start}${parseFloat(m.loadavg_at_start) > 0.5 ? " (other work was running: expect noise)" : ""}.`);
 lines.push("");
 if (env.BENCH_ROOST_OK === "0")
     lines.push("**roost was not measured in this run** (binary missing or without `--conformance`): " +
@@ -252,6 +254,9 @@ for (const [scen, [title, kind]] of Object.entries(SCENARIOS)) {
 }
 lines.push("#### Not measured yet");
 lines.push("");
+const skipped = (env.BENCH_SKIPPED ?? "").split(" ").filter(Boolean);
+if (skipped.length)
+    lines.push(`- Skipped in this run to stay within the time budget: ${skipped.join(", ")}.`);
 lines.push("- Durable chat end to end and the GraphQL query rate need roost's storage and social " +
     "API (and a Node.js peer of the seed's stack); they join this table when those land.");
 lines.push("");
@@ -265,6 +270,7 @@ const out = {
     rounds: Number(env.BENCH_ROUNDS ?? 0),
     elapsed_s: Number(env.BENCH_ELAPSED ?? 0),
     roost_measured: env.BENCH_ROOST_OK !== "0",
+    skipped: (env.BENCH_SKIPPED ?? "").split(" ").filter(Boolean),
     machine: m,
     targets,
     summary,
