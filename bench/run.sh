@@ -109,9 +109,15 @@ start_server() {
     fi
 }
 
-stop_server() {
+stop_server() { # SIGTERM, then SIGKILL after 3 s: a server that ignores TERM must not hang us
     [ -n "$SERVER_PID" ] || return 0
     kill "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 60); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
 }
