@@ -143,6 +143,8 @@ struct worker {
     uint32_t handshaking;
     uint32_t src_rr;
     char *rbuf;
+    char *body; /* a de-chunked HTTP body */
+    size_t body_len, body_cap;
     struct sock **dirty;
     uint32_t ndirty, dirty_cap;
     struct session **restart;
@@ -674,25 +676,53 @@ static ssize_t ws_consume(struct session *ss, const char *p, size_t n, uint64_t 
 /* ---- HTTP responses --------------------------------------------------------------------- */
 
 /* Parses a response head. Returns the head's length, 0 when incomplete, -1 when malformed;
- * sets *status and *body_len (0 when absent). Chunked bodies are not supported: the peers
- * and roost answer with Content-Length. */
-static ssize_t http_head(const char *p, size_t n, int *status, size_t *body_len)
+ * sets *status, *body_len (0 when absent) and *chunked (Transfer-Encoding: chunked). */
+static ssize_t http_head(const char *p, size_t n, int *status, size_t *body_len, bool *chunked)
 {
     const char *end = memmem(p, n, "\r\n\r\n", 4);
     if (!end) return n > 16384 ? -1 : 0;
     if (end - p < 12 || memcmp(p, "HTTP/1.", 7) != 0) return -1;
     *status = atoi(p + 9);
     *body_len = 0;
+    *chunked = false;
     const char *line = memchr(p, '\n', (size_t)(end - p));
     while (line && line < end) {
         line++;
-        if ((size_t)(end - line) >= 15 && strncasecmp(line, "content-length:", 15) == 0)
+        size_t left = (size_t)(end - line);
+        const char *eol = memchr(line, '\r', left);
+        size_t ll = eol ? (size_t)(eol - line) : left;
+        if (ll >= 15 && strncasecmp(line, "content-length:", 15) == 0)
             *body_len = strtoull(line + 15, NULL, 10);
-        if ((size_t)(end - line) >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0)
-            return -1;
-        line = memchr(line, '\n', (size_t)(end - line));
+        if (ll >= 18 && strncasecmp(line, "transfer-encoding:", 18) == 0)
+            *chunked = memmem(line, ll, "chunked", 7) != NULL;
+        line = memchr(line, '\n', left);
     }
+    if (*body_len > MAX_INPUT) return -1;
     return end + 4 - p;
+}
+
+/* Decodes a chunked body from p[0..n) into the worker's scratch buffer. Returns the bytes it
+ * spans when complete, 0 when incomplete, -1 when malformed (trailers are not supported). */
+static ssize_t http_chunked(struct worker *w, const char *p, size_t n)
+{
+    size_t off = 0;
+    w->body_len = 0;
+    for (;;) {
+        const char *eol = memmem(p + off, n - off, "\r\n", 2);
+        if (!eol) return n - off > 32 ? -1 : 0;
+        char *end;
+        unsigned long long size = strtoull(p + off, &end, 16);
+        if (end == p + off || (end != eol && *end != ';') || size > MAX_INPUT) return -1;
+        off = (size_t)(eol + 2 - p);
+        if (n - off < size + 2) return 0;
+        if (size == 0) return memcmp(p + off, "\r\n", 2) == 0 ? (ssize_t)(off + 2) : -1;
+        if (grow(&w->body, &w->body_cap, w->body_len, size) < 0) return -1;
+        memcpy(w->body + w->body_len, p + off, size);
+        w->body_len += size;
+        off += size;
+        if (memcmp(p + off, "\r\n", 2) != 0) return -1;
+        off += 2;
+    }
 }
 
 /* Long-polling GET answer: splits the payload on the record separator. */
@@ -732,14 +762,28 @@ static ssize_t poll_consume(struct sock *s, const char *p, size_t n, uint64_t no
     while (off < n) {
         int status = 0;
         size_t blen = 0;
-        ssize_t hl = http_head(p + off, n - off, &status, &blen);
+        bool chunked;
+        ssize_t hl = http_head(p + off, n - off, &status, &blen, &chunked);
         if (hl < 0) {
             session_fail(ss, "bad HTTP response");
             return -1;
         }
-        if (hl == 0 || n - off - (size_t)hl < blen) break;
+        if (hl == 0) break;
         const char *body = p + off + hl;
-        off += (size_t)hl + blen;
+        if (chunked) {
+            ssize_t span = http_chunked(ss->w, body, n - off - (size_t)hl);
+            if (span < 0) {
+                session_fail(ss, "bad chunked HTTP body");
+                return -1;
+            }
+            if (span == 0) break;
+            off += (size_t)hl + (size_t)span;
+            body = ss->w->body;
+            blen = ss->w->body_len;
+        } else {
+            if (n - off - (size_t)hl < blen) break;
+            off += (size_t)hl + blen;
+        }
         if (status != 200) {
             session_fail(ss, "HTTP error on long-polling");
             return -1;
@@ -778,7 +822,8 @@ static ssize_t consume(struct sock *s, const char *p, size_t n, uint64_t now)
     if (ss->state == ST_UPGRADING) {
         int status = 0;
         size_t blen = 0;
-        ssize_t hl = http_head(p, n, &status, &blen);
+        bool chunked;
+        ssize_t hl = http_head(p, n, &status, &blen, &chunked);
         if (hl == 0) return 0;
         if (hl < 0 || status != 101) {
             session_fail(ss, "WebSocket upgrade refused");
