@@ -2,8 +2,9 @@
  * over HTTP long-polling) clients by the thousand, on loopback only.
  *
  * Modes
- *   echo    every connection keeps -d messages of -s bytes in flight and sends one more for
- *           each reply; reports replies per second and the round-trip latency histogram.
+ *   echo    once every connection is up, each keeps -d messages of -s bytes in flight and
+ *           sends one more for each reply; reports replies per second and the round-trip
+ *           latency histogram.
  *   idle    opens -c connections to the fully connected state (Socket.IO: CONNECT answered),
  *           answers heartbeats, and reports the server's RSS growth per connection, sampled
  *           from /proc/<-p PID>/status before connecting and -W seconds after the last one.
@@ -13,7 +14,8 @@
  *           handshake completes and a new one replaces it; reports handshakes per second.
  *
  * Threads: -t workers, each with its own epoll loop and a slice of the connections (member 0
- * is on worker 0). Every run ends by itself within -T seconds: the connect phase gets what is
+ * is on worker 0), pinned one per CPU of the process's affinity mask (taskset) when it has
+ * enough CPUs. Every run ends by itself within -T seconds: the connect phase gets what is
  * left after the warm-up (-W) and measurement (-M) windows, and a run that does not finish
  * in time still prints its result, with "timeout":true.
  *
@@ -30,7 +32,6 @@
 #include "hist.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -39,6 +40,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -146,7 +148,7 @@ struct worker {
     char *body; /* a de-chunked HTTP body */
     size_t body_len, body_cap;
     struct sock **dirty;
-    uint32_t ndirty, dirty_cap;
+    uint32_t ndirty;
     struct session **restart;
     uint32_t nrestart;
     lat_hist_t hist;
@@ -220,17 +222,12 @@ static int grow(char **buf, size_t *cap, size_t len, size_t extra)
     return 0;
 }
 
+/* The flush list holds every socket of the worker at most once (two per session), so it is
+ * sized once at start-up and never grows. */
 static void mark_dirty(struct sock *s)
 {
     struct worker *w = s->sess->w;
     if (s->dirty) return;
-    if (w->ndirty == w->dirty_cap) {
-        uint32_t ncap = w->dirty_cap ? w->dirty_cap * 2 : 1024;
-        struct sock **n = realloc(w->dirty, ncap * sizeof(*n));
-        if (!n) return; /* flushed on its next write instead */
-        w->dirty = n;
-        w->dirty_cap = ncap;
-    }
     s->dirty = true;
     w->dirty[w->ndirty++] = s;
 }
@@ -1283,10 +1280,11 @@ static void setup_workers(const struct opts *o)
         w->nsess = (uint32_t)(o->conns / o->threads + (t < o->conns % o->threads ? 1 : 0));
         w->sess = calloc(w->nsess, sizeof(*w->sess));
         w->restart = calloc(w->nsess, sizeof(*w->restart));
+        w->dirty = calloc((size_t)w->nsess * 2, sizeof(*w->dirty));
         w->rbuf = malloc(RECV_CHUNK);
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (!w->sess || !w->restart || !w->rbuf || w->epfd < 0 || w->wakefd < 0)
+        if (!w->sess || !w->restart || !w->dirty || !w->rbuf || w->epfd < 0 || w->wakefd < 0)
             die("cannot set up worker threads");
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);

@@ -39,9 +39,9 @@ const SCENARIOS = {
 const METRICS = {
     echo: [
         ["messages/s", "", (r) => r.rate, "high"],
-        ["latency p50", "µs", (r) => r.lat_us.p50, "low"],
-        ["latency p99", "µs", (r) => r.lat_us.p99, "low"],
-        ["latency p99.9", "µs", (r) => r.lat_us.p999, "low"],
+        ["latency p50", "ms", (r) => r.lat_us.p50 / 1000, "low"],
+        ["latency p99", "ms", (r) => r.lat_us.p99 / 1000, "low"],
+        ["latency p99.9", "ms", (r) => r.lat_us.p999 / 1000, "low"],
     ],
     idle: [
         ["KiB per connection", "", (r) => r.kib_per_conn, "low"],
@@ -55,8 +55,8 @@ const METRICS = {
     ],
     storm: [
         ["handshakes/s", "", (r) => r.rate, "high"],
-        ["handshake p50", "µs", (r) => r.lat_us.p50, "low"],
-        ["handshake p99", "µs", (r) => r.lat_us.p99, "low"],
+        ["handshake p50", "ms", (r) => r.lat_us.p50 / 1000, "low"],
+        ["handshake p99", "ms", (r) => r.lat_us.p99 / 1000, "low"],
     ],
 };
 
@@ -325,7 +325,7 @@ function plots() {
     };
     const charts = [
         ["echo-throughput", "Echo throughput (messages/s, log scale)", "messages/s", series("echo", "messages/s"), true],
-        ["echo-latency", "Echo round trip p99 (µs, log scale)", "µs", series("echo", "latency p99"), true],
+        ["echo-latency", "Echo round trip p99 (ms, log scale)", "ms", series("echo", "latency p99"), true],
         ["idle-memory", "Idle connection: server RSS growth per connection (KiB)", "KiB", series("idle", "KiB per connection"), false],
         ["fanout", "Fan-out: time until the last member has the event, p50 (ms)", "ms", series("fanout", "to last member p50"), false],
         ["storm", "Connection storm: handshakes per second", "handshakes/s", series("storm", "handshakes/s"), false],
