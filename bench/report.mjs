@@ -11,6 +11,9 @@ const rawFile = process.argv[2];
 const results = "bench/results";
 const plotDir = "build/bench/plot";
 const quick = env.BENCH_QUICK === "1";
+// Only a full run publishes (README tables, latest.json, *.svg); smoke and partial runs
+// (QUICK=1, ONLY=..., README_UPDATE=0) write quick.json, quick.md and quick-*.svg instead.
+const publish = !quick && env.BENCH_README_UPDATE === "1";
 const stamp = env.BENCH_STAMP ?? new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
 
 const TARGETS = ["roost", "node", "floor"];
@@ -276,10 +279,10 @@ const out = {
     summary,
     runs,
 };
-const jsonName = path.join(results, `${quick ? "quick" : "full"}-${stamp}.json`);
+const jsonName = path.join(results, `${publish ? "full" : "quick"}-${stamp}.json`);
 fs.writeFileSync(jsonName, JSON.stringify(out, null, 1) + "\n");
-fs.writeFileSync(path.join(results, quick ? "quick.json" : "latest.json"), JSON.stringify(out, null, 1) + "\n");
-if (quick || env.BENCH_README_UPDATE !== "1") {
+fs.writeFileSync(path.join(results, publish ? "latest.json" : "quick.json"), JSON.stringify(out, null, 1) + "\n");
+if (!publish) {
     fs.writeFileSync(path.join(results, "quick.md"), markdown + "\n");
     console.error(`report: ${jsonName}, ${results}/quick.md`);
 } else {
@@ -309,7 +312,7 @@ function plots() {
     }
     fs.rmSync(plotDir, { recursive: true, force: true });
     fs.mkdirSync(plotDir, { recursive: true });
-    const prefix = quick ? "quick-" : "";
+    const prefix = publish ? "" : "quick-";
     const series = (kind, metric, scale = 1) => {
         const rows = [];
         for (const [scen, [, k]] of Object.entries(SCENARIOS)) {

@@ -7,7 +7,8 @@
 #
 # Environment: ROUNDS (default 3), SERVER_CPU (0), LOADGEN_CPU (1), PORT_BASE (17000),
 # ROOST (build/release/roost), ONLY (a regular expression on scenario names),
-# README_UPDATE (1 on full runs: rewrite the tables in bench/README.md), BUDGET_S (840 s:
+# README_UPDATE (1 on full runs without ONLY: rewrite the tables in bench/README.md,
+# latest.json and the plots; other runs write bench/results/quick*), BUDGET_S (840 s:
 # scenarios that would end past it are skipped, and listed as skipped in the report; the
 # scenarios behind issue 12's targets run first).
 # Output: bench/results/<stamp>.json (every run and the medians), bench/results/latest.json,
@@ -28,7 +29,7 @@ LOADGEN_CPU=${LOADGEN_CPU:-1}
 PORT=${PORT_BASE:-17000}
 ROOST=${ROOST:-build/release/roost}
 ONLY=${ONLY:-.}
-README_UPDATE=${README_UPDATE:-$([ "$QUICK" = 1 ] && echo 0 || echo 1)}
+README_UPDATE=${README_UPDATE:-$([ "$QUICK" = 0 ] && [ "$ONLY" = . ] && echo 1 || echo 0)}
 OUT=build/bench
 RESULTS=bench/results
 STAMP=$(date -u +%Y%m%d-%H%M%S)
