@@ -38,28 +38,31 @@ const SCENARIOS = {
     "storm-poll": ["Connection storm: Socket.IO over long-polling, 64 handshakes in flight", "storm"],
 };
 
-// [name, unit, getter, better]: better is "high" or "low"
+// [name, unit, getter, better]: better is "high" or "low". A getter returns undefined when the
+// run has no such figure (nothing connected, no round completed), so that a failed run never
+// reads as a good one.
+const some = (r, x) => (r.msgs > 0 ? x : undefined);
 const METRICS = {
     echo: [
         ["messages/s", "", (r) => r.rate, "high"],
-        ["latency p50", "ms", (r) => r.lat_us.p50 / 1000, "low"],
-        ["latency p99", "ms", (r) => r.lat_us.p99 / 1000, "low"],
-        ["latency p99.9", "ms", (r) => r.lat_us.p999 / 1000, "low"],
+        ["latency p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
+        ["latency p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
+        ["latency p99.9", "ms", (r) => some(r, r.lat_us.p999 / 1000), "low"],
     ],
     idle: [
-        ["KiB per connection", "", (r) => r.kib_per_conn, "low"],
+        ["KiB per connection", "", (r) => (r.ready > 0 ? r.kib_per_conn : undefined), "low"],
         ["server RSS", "MiB", (r) => r.rss_after_kib / 1024, "low"],
-        ["connect time", "s", (r) => r.connect_s, "low"],
+        ["connect time", "s", (r) => (r.ready > 0 ? r.connect_s : undefined), "low"],
     ],
     fanout: [
-        ["to last member p50", "ms", (r) => r.last_us.p50 / 1000, "low"],
-        ["to last member p99", "ms", (r) => r.last_us.p99 / 1000, "low"],
-        ["per member p50", "µs", (r) => r.per_member_us, "low"],
+        ["to last member p50", "ms", (r) => (r.rounds > 0 ? r.last_us.p50 / 1000 : undefined), "low"],
+        ["to last member p99", "ms", (r) => (r.rounds > 0 ? r.last_us.p99 / 1000 : undefined), "low"],
+        ["per member p50", "µs", (r) => (r.rounds > 0 ? r.per_member_us : undefined), "low"],
     ],
     storm: [
         ["handshakes/s", "", (r) => r.rate, "high"],
-        ["handshake p50", "ms", (r) => r.lat_us.p50 / 1000, "low"],
-        ["handshake p99", "ms", (r) => r.lat_us.p99 / 1000, "low"],
+        ["handshake p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
+        ["handshake p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
     ],
 };
 
@@ -145,41 +148,50 @@ for (const scen of Object.values(summary))
 const get = (scen, target, metric) => summary[scen]?.[target]?.metrics?.[metric]?.median;
 
 // ---- targets from issue 12 ----------------------------------------------------------------
-function check(desc, ok, detail) {
-    return { target: desc, status: ok === undefined ? "not measured" : ok ? "holds" : "does not hold", detail };
-}
 const fmtx = (x) => (x === undefined ? "?" : x >= 10 ? x.toFixed(0) : x.toFixed(2));
+const pct = (x) => `${(100 * x).toFixed(0)}%`;
+// roost's figure r against a reference ref (the peer's or the floor's); holds(r, ref) decides,
+// say(r, ref) words the figure
+function check(desc, r, ref, refName, holds, say) {
+    let status = "not measured";
+    let detail = "roost not measured";
+    if (r !== undefined && ref === undefined) detail = `${refName} not measured`;
+    if (r !== undefined && ref !== undefined) {
+        status = holds(r, ref) ? "holds" : "does not hold";
+        detail = say(r, ref);
+    }
+    return { target: desc, status, detail };
+}
+const ratioOf = (a, b) => (b > 0 ? a / b : Infinity);
 const targets = [];
 {
-    const r = get("echo-c100-s20-d16", "roost", "messages/s");
-    const n = get("echo-c100-s20-d16", "node", "messages/s");
-    const f = get("echo-c100-s20-d16", "floor", "messages/s");
-    targets.push(check("Echo, 100 connections, 16 in flight: ≥ 40× Node.js", r && n ? r / n >= 40 : undefined,
-        r && n ? `${fmtx(r / n)}×` : "roost not measured"));
-    targets.push(check("Echo, 100 connections, 16 in flight: ≥ 90% of the floor", r && f ? r / f >= 0.9 : undefined,
-        r && f ? `${((100 * r) / f).toFixed(0)}% of the floor` : "roost not measured"));
+    const s = "echo-c100-s20-d16";
+    const r = get(s, "roost", "messages/s");
+    targets.push(check("Echo, 100 connections, 16 in flight: ≥ 40× Node.js", r, get(s, "node", "messages/s"),
+        "Node.js", (a, b) => a >= 40 * b, (a, b) => `${fmtx(ratioOf(a, b))}× Node.js`));
+    targets.push(check("Echo, 100 connections, 16 in flight: ≥ 90% of the floor", r, get(s, "floor", "messages/s"),
+        "the floor", (a, b) => a >= 0.9 * b, (a, b) => `${pct(ratioOf(a, b))} of the floor`));
 }
 {
-    const r = get("echo-c100-s20", "roost", "messages/s");
-    const f = get("echo-c100-s20", "floor", "messages/s");
-    targets.push(check("Echo, 1 in flight: within 10% of the floor", r && f ? r / f >= 0.9 : undefined,
-        r && f ? `${((100 * r) / f).toFixed(0)}% of the floor` : "roost not measured"));
+    const s = "echo-c100-s20";
+    targets.push(check("Echo, 1 in flight: within 10% of the floor", get(s, "roost", "messages/s"),
+        get(s, "floor", "messages/s"), "the floor", (a, b) => a >= 0.9 * b,
+        (a, b) => `${pct(ratioOf(a, b))} of the floor`));
 }
 {
-    const scen = summary["idle-19000"] ? "idle-19000" : summary["idle-10000"] ? "idle-10000" : "idle-2000";
-    const r = get(scen, "roost", "KiB per connection");
-    const n = get(scen, "node", "KiB per connection");
-    targets.push(check(`Idle connection (${scen}): ≤ 1 KiB`, r !== undefined ? r <= 1 : undefined,
-        r !== undefined ? `${r.toFixed(2)} KiB` : "roost not measured"));
-    targets.push(check(`Idle connection (${scen}): ≥ 14× lighter than Node.js`, r !== undefined && n ? n / Math.max(r, 1e-9) >= 14 : undefined,
-        r !== undefined && n ? `${fmtx(n / Math.max(r, 1e-9))}× lighter` : "roost not measured"));
+    const s = summary["idle-19000"] ? "idle-19000" : summary["idle-10000"] ? "idle-10000" : "idle-2000";
+    const r = get(s, "roost", "KiB per connection");
+    targets.push(check(`Idle connection (${s}): ≤ 1 KiB`, r, r, "roost", (a) => a <= 1,
+        (a) => `${a.toFixed(2)} KiB`));
+    targets.push(check(`Idle connection (${s}): ≥ 14× lighter than Node.js`, r,
+        get(s, "node", "KiB per connection"), "Node.js", (a, b) => b >= 14 * a,
+        (a, b) => `${fmtx(ratioOf(b, a))}× lighter`));
 }
 {
-    const scen = summary["fanout-10000"] ? "fanout-10000" : "fanout-1000";
-    const r = get(scen, "roost", "to last member p50");
-    const f = get(scen, "floor", "to last member p50");
-    targets.push(check(`Fan-out (${scen}): median to last member ≤ 1.2× the floor`, r && f ? r / f <= 1.2 : undefined,
-        r && f ? `${fmtx(r / f)}× the floor` : "roost not measured"));
+    const s = summary["fanout-10000"] ? "fanout-10000" : "fanout-1000";
+    targets.push(check(`Fan-out (${s}): median to last member ≤ 1.2× the floor`,
+        get(s, "roost", "to last member p50"), get(s, "floor", "to last member p50"), "the floor",
+        (a, b) => a <= 1.2 * b, (a, b) => `${fmtx(ratioOf(a, b))}× the floor`));
 }
 
 // ---- markdown -----------------------------------------------------------------------------
