@@ -173,9 +173,9 @@ static struct {
     _Atomic uint64_t fan_got;
     _Atomic uint64_t fan_last_at;
     _Atomic int fan_done;
-    uint32_t fan_members;
-    uint64_t *fan_times; /* [rounds], time to the last member */
-    uint32_t fan_completed;
+    _Atomic uint32_t fan_members;
+    uint64_t *fan_times;            /* [rounds], time to the last member */
+    _Atomic uint32_t fan_completed; /* rounds done; written by worker 0, watched by main() */
     _Atomic int fan_failed;
     struct worker *workers;
     char *payload; /* -s bytes of JSON-safe text */
@@ -355,7 +355,7 @@ static int sock_flush(struct sock *s)
 
 static int phase(void)
 {
-    return atomic_load_explicit(&g.phase, memory_order_relaxed);
+    return atomic_load_explicit(&g.phase, memory_order_acquire);
 }
 
 static void session_fail(struct session *ss, const char *why)
@@ -937,7 +937,8 @@ static void fanout_drive(struct worker *w, uint64_t now)
     if (w->round_active) {
         if (atomic_load(&g.fan_done)) {
             uint64_t last = atomic_load(&g.fan_last_at);
-            g.fan_times[g.fan_completed++] = last - w->round_sent_at;
+            g.fan_times[atomic_load(&g.fan_completed)] = last - w->round_sent_at;
+            atomic_fetch_add(&g.fan_completed, 1);
             w->round_active = false;
             w->round++;
             w->next_round_at = now + ROUND_GAP;
@@ -1381,7 +1382,8 @@ int main(int argc, char **argv)
             if ((o->mode == MODE_ECHO || o->mode == MODE_STORM) &&
                 now - phase_at >= (uint64_t)(o->measure_s * 1e9))
                 break;
-            if (o->mode == MODE_FANOUT && g.workers[0].round >= (uint32_t)o->rounds) break;
+            if (o->mode == MODE_FANOUT && atomic_load(&g.fan_completed) >= (uint32_t)o->rounds)
+                break;
         }
     }
     if (!t_end) t_end = now_ns();
@@ -1424,7 +1426,7 @@ int main(int argc, char **argv)
                after, ready && after >= 0 ? (double)(after - rss_before) / ready : 0.0);
     }
     if (o->mode == MODE_FANOUT) {
-        uint32_t k = g.fan_completed;
+        uint32_t k = atomic_load(&g.fan_completed);
         qsort(g.fan_times, k, sizeof(uint64_t), cmp_u64);
         uint64_t p50 = k ? g.fan_times[(k - 1) / 2] : 0;
         uint64_t p99 = k ? g.fan_times[(size_t)((k - 1) * 0.99 + 0.5)] : 0;
