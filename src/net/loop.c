@@ -546,9 +546,12 @@ static struct outent *out_tail_room(conn_t *c, size_t need)
     return t;
 }
 
-static int check_out_cap(conn_t *c)
+/* The cap measures the peer's backlog: what was still queued before this write. One reply
+ * larger than the cap may go to a reader that keeps up (queued output stays bounded by the cap
+ * plus one message); a slow reader is dropped on its next write. */
+static int check_out_cap(conn_t *c, size_t just_written)
 {
-    if (c->out_bytes > c->out_max) {
+    if (c->out_bytes - just_written > c->out_max) {
         c->loop->stats.output_cap_closes++;
         LOG_INFO("loop", "closing %s: %zu bytes queued, over the output cap", conn_peer_ip(c),
                  c->out_bytes);
@@ -572,7 +575,7 @@ void conn_write_commit(conn_t *c, size_t n)
     t->end += (uint32_t)n;
     c->out_bytes += n;
     mark_dirty(c);
-    check_out_cap(c);
+    check_out_cap(c, n);
 }
 
 int conn_write(conn_t *c, const void *data, size_t len)
@@ -598,7 +601,7 @@ int conn_write_rbuf(conn_t *c, rbuf_t *r)
     c->out[c->out_head + c->out_n++] = (struct outent){rbuf_ref(r), 0, r->len, 0};
     c->out_bytes += r->len;
     mark_dirty(c);
-    return check_out_cap(c);
+    return check_out_cap(c, r->len);
 }
 
 void conn_pause_reading(conn_t *c)

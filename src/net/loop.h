@@ -7,7 +7,8 @@
  *   abortive close). Handler state may be freed only in on_close.
  * - Output is corked: conn_write*() queue bytes and mark the connection dirty; all dirty
  *   connections are flushed once per iteration with writev. EPOLLOUT is requested only after
- *   a short write. A connection whose queued output passes its cap is closed (RS_ETOOBIG).
+ *   a short write. A connection whose backlog (output still queued when more is written)
+ *   passes its cap is closed (RS_ETOOBIG).
  * - One receive buffer per loop: a handler sees incoming bytes in on_data and returns how many
  *   it consumed; only the unconsumed tail is copied into a per-connection leftover.
  * - Callbacks are never invoked re-entrantly from inside the call that caused them: closes,
@@ -44,7 +45,8 @@ typedef struct conn_handler {
     ssize_t (*on_data)(conn_t *c, char *data, size_t len);
     /* The peer closed its side (EOF). Optional: default is conn_close(c, RS_ECLOSED). */
     void (*on_eof)(conn_t *c);
-    /* Queued output fell to zero after a short write. Optional. */
+    /* Queued output fell to zero (called on every drain, also after a write that went out at
+     * once). Optional. */
     void (*on_drain)(conn_t *c);
     /* The connection's deadline (conn_set_deadline) passed. Optional: default closes. */
     void (*on_timeout)(conn_t *c);
