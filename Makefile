@@ -88,8 +88,9 @@ build/fuzz/%: fuzz/%.c build/fuzz/libroost-fuzz.a
 fuzz: deps-build fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: build
-	@scripts/deps.sh test
+bench: deps-build
+	@$(MAKE) --no-print-directory -j2 build
+	@scripts/deps.sh bench
 	@bench/run.sh
 
 format:

@@ -4,6 +4,7 @@
 #   scripts/deps.sh test    + servers and browser the tests start (PostgreSQL, Redis, nginx,
 #                           Chromium, wrk) and the npm packages of the JavaScript tests
 #   scripts/deps.sh web     + npm packages of the web client
+#   scripts/deps.sh bench   + gnuplot, wrk and the Node.js peers of the benchmark
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,12 @@ build_pkgs=(build-essential pkg-config clang libclang-rt-14-dev libssl-dev zlib1
     libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libmsgpack-dev
     nodejs npm)
 test_pkgs=(postgresql redis-server nginx-light chromium wrk valgrind curl)
+bench_pkgs=(gnuplot-nox wrk util-linux)
 
 what=${1:-build}
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+[ "$what" = bench ] && pkgs+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -51,6 +54,7 @@ npm_install() { # dir
 }
 case "$what" in
 test) npm_install tests ;;
+bench) npm_install bench/peers ;;
 web) npm_install web ;;
 esac
 exit 0
