@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/utf8.h"
 
 /* Event names the reference refuses: they mean something to its EventEmitters. */
 static const span_t reserved_events[] = {
@@ -28,37 +29,6 @@ static inline int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
-static int utf8_valid(span_t s)
-{
-    const unsigned char *p = (const unsigned char *)s.base, *end = p + s.len;
-    while (p < end) {
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            if (c == 0xE0) lo = 0xA0;
-            if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            if (c == 0xF0) lo = 0x90;
-            if (c == 0xF4) hi = 0x8F;
-        } else
-            return 0;
-        if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi) return 0;
-        for (size_t i = 2; i < n; i++)
-            if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-        p += n;
-    }
-    return 1;
-}
 
 void sio_packet_init(sio_packet_t *p)
 {
@@ -149,7 +119,7 @@ static int decode(span_t text, sio_packet_t *out)
         size_t start = i;
         while (i < n && s[i] != ',') i++;
         out->nsp = span_make(s + start, i - start);
-        if (!utf8_valid(out->nsp)) return RS_EPROTO;
+        if (!utf8_valid(out->nsp.base, out->nsp.len)) return RS_EPROTO;
         if (i < n) i++; /* the comma */
     }
 

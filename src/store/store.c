@@ -20,6 +20,7 @@
 
 #include "store/store_internal.h"
 #include "util/err.h"
+#include "util/utf8.h"
 #include "util/log.h"
 
 #define MAX_GROUP_ARGS 4096 /* members accepted by one createChatroom before dedup */
@@ -33,34 +34,8 @@ int64_t store_now_ms(void)
 
 int store_text_check(const char *p, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c == 0) return RS_EINVAL;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned min, cp;
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1, min = 0x80, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            need = 2, min = 0x800, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            need = 3, min = 0x10000, cp = c & 0x07;
-        else
-            return RS_EUTF8;
-        if (n - i - 1 < need) return RS_EUTF8;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return RS_EUTF8;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return RS_EUTF8;
-        i += need + 1;
-    }
-    return 0;
+    if (memchr(p, '\0', n)) return RS_EINVAL;
+    return utf8_valid(p, n) ? 0 : RS_EUTF8;
 }
 
 int store_id_parse(const char *s, size_t len, int64_t *out)
