@@ -16,6 +16,7 @@
 #include "net/ipcount.h"
 #include "net/listen.h"
 #include "net/loop.h"
+#include "net/tls.h"
 #include "util/err.h"
 #include "sio/server.h"
 #include "store/store.h"
@@ -42,6 +43,7 @@ struct roost {
     metrics_sources_t metrics;
     store_t *store;
     platform_t *platform;
+    void *tls_ctx;
     redis_adapter_t *adapter; /* --adapter: the Redis cluster adapter */
 };
 
@@ -160,6 +162,14 @@ int roost_start(const config_t *cfg, roost_t **out)
     r->web = http_static_new(cfg->web_root, 1);
     http_set_fallback(r->http, http_static_handle, r->web);
 
+    if (cfg->tls_cert) {
+        char err[512];
+        r->tls_ctx = tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, sizeof err);
+        if (!r->tls_ctx) {
+            fprintf(stderr, "roost: %s\n", err);
+            goto fail;
+        }
+    }
     r->nworkers = cfg->threads;
     r->workers = calloc((size_t)r->nworkers, sizeof *r->workers);
     r->loops = calloc((size_t)r->nworkers, sizeof *r->loops);
@@ -168,7 +178,7 @@ int roost_start(const config_t *cfg, roost_t **out)
     for (int i = 0; i < r->nworkers; i++) {
         struct worker *w = &r->workers[i];
         w->r = r;
-        loop_config_t lc = {.index = i, .max_conn_output = cfg->max_output};
+        loop_config_t lc = {.index = i, .max_conn_output = cfg->max_output, .tls_ctx = r->tls_ctx};
         w->loop = loop_new(&lc);
         if (!w->loop) goto fail;
         loop_set_data(w->loop, w);
@@ -196,7 +206,7 @@ int roost_start(const config_t *cfg, roost_t **out)
         r->workers[i].started = 1;
     }
     int v6 = strchr(cfg->listen_host, ':') != NULL;
-    LOG_INFO("main", "listening on http://%s%s%s:%d (%d worker%s)", v6 ? "[" : "", cfg->listen_host,
+    LOG_INFO("main", "listening on http%s://%s%s%s:%d (%d worker%s)", r->tls_ctx ? "s" : "", v6 ? "[" : "", cfg->listen_host,
              v6 ? "]" : "", port, r->nworkers, r->nworkers == 1 ? "" : "s");
     *out = r;
     return 0;
@@ -215,19 +225,27 @@ void roost_stop(roost_t *r)
         if (r->workers[i].started) loop_stop(r->workers[i].loop, r->cfg.shutdown_grace_ms);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers[i].started) pthread_join(r->workers[i].thread, NULL);
+    /* The loops no longer run, but stay allocated: the store commits what is queued and posts
+     * the completions to them; those run here (with the platform still alive), and whatever
+     * they post in turn, until every queue is empty. Only then do the platform and loops go. */
+    store_close(r->store);
+    r->store = NULL;
+    for (int more = 1, rounds = 0; more && rounds < 64; rounds++) {
+        more = 0;
+        for (int i = 0; i < r->nworkers; i++)
+            if (r->workers && r->workers[i].loop && loop_drain(r->workers[i].loop)) more = 1;
+    }
+    platform_free(r->platform);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
     redis_adapter_free(r->adapter);
     free(r->workers);
     free(r->loops);
-    /* Loops are stopped: no request can reach the platform; then the store commits what
-     * is queued and closes. */
-    platform_free(r->platform);
-    store_close(r->store);
     eio_server_free(r->eio);
     eio_server_free(r->eio_echo);
     sio_server_free(r->sio);
     http_static_free(r->web);
+    tls_ctx_free(r->tls_ctx);
     http_server_free(r->http);
     free(r);
 }

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@ enum conn_flag {
     CF_REPLAY = 1 << 9,    /* replay leftover input at the end of the iteration */
     CF_IN_DATA = 1 << 10,  /* inside on_data (no replay needed) */
     CF_ZOMBIE = 1 << 11,   /* closed while a replay was pending: the replay frees it */
+    CF_TLS_READ_OUT = 1 << 12, /* TLS: a read needs the socket writable (handshake) */
 };
 
 struct outent {
@@ -83,6 +86,8 @@ struct conn {
     loop_timer_t deadline;
     struct migrate_msg *migrate;
     struct in6_addr peer;   /* IPv4 as mapped */
+    SSL *ssl;               /* NULL for plain TCP */
+    uint32_t tls_retry;     /* TLS: length of an SSL_write that must be retried as it was */
 };
 
 struct listener {
@@ -231,7 +236,7 @@ static void conn_update_events(conn_t *c)
 {
     uint32_t ev = 0;
     if (!(c->flags & (CF_NO_READ | CF_PAUSED | CF_EOF | CF_CLOSING))) ev |= EPOLLIN;
-    if (c->flags & CF_WANT_OUT) ev |= EPOLLOUT;
+    if (c->flags & (CF_WANT_OUT | CF_TLS_READ_OUT)) ev |= EPOLLOUT;
     struct epoll_event e = {.events = ev, .data.ptr = c};
     if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0)
         LOG_WARN("loop", "epoll_ctl MOD fd %d: %s", c->fd, strerror(errno));
@@ -317,6 +322,25 @@ loop_t *loop_current(void)
 bool loop_stopping(const loop_t *l)
 {
     return l->stopping;
+}
+
+static void run_posts(loop_t *l);
+static void run_defers(loop_t *l);
+static void close_phase(loop_t *l);
+
+bool loop_drain(loop_t *l)
+{
+    pthread_mutex_lock(&l->post_lock);
+    bool any = l->posts_n > 0 || l->defers_n > 0;
+    pthread_mutex_unlock(&l->post_lock);
+    if (!any) return false;
+    loop_t *saved = current_loop;
+    current_loop = l;
+    run_posts(l);
+    run_defers(l);
+    close_phase(l);
+    current_loop = saved;
+    return true;
 }
 void loop_set_stop_hook(loop_t *l, void (*hook)(loop_t *, void *), void *arg)
 {
@@ -679,6 +703,8 @@ static void conn_free(conn_t *c)
     loop_timer_stop(c->loop, &c->deadline);
     conn_unlink(c);
     ipcount_release(&c->peer);
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd);
     out_release(c);
     free(c->in);
@@ -760,12 +786,82 @@ static void replay_cb(void *arg)
     if (c->in_len) conn_process(c, c->in, c->in_len);
 }
 
+/* Receive into buf: like read(2) (bytes, 0 at EOF, -1 with errno EAGAIN or another error),
+ * over TLS when the connection has an SSL object. */
+static ssize_t conn_recv(conn_t *c, char *buf, size_t len)
+{
+    if (!c->ssl) return read(c->fd, buf, len);
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (n > 0) return n;
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_WANT_WRITE:
+        /* The handshake has to send before it can read on: wake up on writability. */
+        if (!(c->flags & CF_TLS_READ_OUT)) {
+            c->flags |= CF_TLS_READ_OUT;
+            conn_update_events(c);
+        }
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (errno == 0) return 0; /* EOF without close_notify */
+        return -1;
+    default:
+        LOG_DEBUG("tls", "%s: TLS error, closing", conn_peer_ip(c));
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+/* Send gathered bytes: like writev(2). Over TLS the pieces are coalesced into one record of
+ * at most 16 KiB; a write that would block is retried later with exactly the same length, as
+ * OpenSSL requires. */
+static ssize_t conn_send(conn_t *c, const struct iovec *iov, int n)
+{
+    if (!c->ssl) return writev(c->fd, iov, n);
+    static __thread char scratch[16384];
+    size_t len = 0;
+    size_t want = c->tls_retry ? c->tls_retry : sizeof scratch;
+    for (int i = 0; i < n && len < want; i++) {
+        size_t k = iov[i].iov_len < want - len ? iov[i].iov_len : want - len;
+        memcpy(scratch + len, iov[i].iov_base, k);
+        len += k;
+    }
+    ERR_clear_error();
+    int w = SSL_write(c->ssl, scratch, (int)len);
+    if (w > 0) {
+        c->tls_retry = 0;
+        return w;
+    }
+    switch (SSL_get_error(c->ssl, w)) {
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        c->tls_retry = (uint32_t)len;
+        errno = EAGAIN;
+        return -1;
+    default:
+        errno = EPIPE;
+        return -1;
+    }
+}
+
 static void conn_on_readable(conn_t *c)
 {
     loop_t *l = c->loop;
-    for (int i = 0; i < READS_PER_EVENT; i++) {
+    if (c->flags & CF_TLS_READ_OUT) {
+        c->flags &= ~CF_TLS_READ_OUT;
+        conn_update_events(c);
+    }
+    /* TLS keeps decrypted bytes inside OpenSSL where epoll cannot see them: read until it has
+     * nothing more rather than stopping after a few reads. */
+    for (int i = 0; c->ssl || i < READS_PER_EVENT; i++) {
         if (c->flags & (CF_CLOSING | CF_MIGRATE | CF_PAUSED | CF_EOF)) return;
-        ssize_t n = read(c->fd, l->rbuf, RECV_BUF_SIZE);
+        ssize_t n = conn_recv(c, l->rbuf, RECV_BUF_SIZE);
         if (n > 0) {
             l->stats.bytes_in += (uint64_t)n;
             if (c->in_len) {
@@ -790,7 +886,7 @@ static void conn_on_readable(conn_t *c)
             } else {
                 conn_process(c, l->rbuf, (size_t)n);
             }
-            if (n < RECV_BUF_SIZE) return;
+            if (n < RECV_BUF_SIZE && !c->ssl) return;
             continue;
         }
         if (n == 0) {
@@ -826,7 +922,7 @@ static void conn_flush(conn_t *c)
             out_release(c);
             break;
         }
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w = conn_send(c, iov, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -924,7 +1020,10 @@ static void close_phase(loop_t *l)
             }
             if (c->h && c->h->on_close) c->h->on_close(c, c->close_err);
             c->h = NULL;
-            if (c->close_err == 0) shutdown(c->fd, SHUT_WR);
+            if (c->close_err == 0) {
+                if (c->ssl) SSL_shutdown(c->ssl); /* best effort close_notify */
+                shutdown(c->fd, SHUT_WR);
+            }
             conn_free(c);
         }
     }
@@ -1040,6 +1139,14 @@ static void listener_on_readable(struct listener *ls)
             close(fd);
             continue;
         }
+        if (l->cfg.tls_ctx) {
+            c->ssl = SSL_new(l->cfg.tls_ctx);
+            if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+                conn_free(c);
+                continue;
+            }
+            SSL_set_accept_state(c->ssl);
+        }
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
             conn_free(c);
@@ -1125,6 +1232,7 @@ int loop_run(loop_t *l)
                 conn_t *c = events[i].data.ptr;
                 if (c->flags & (CF_QUEUED | CF_MIGRATE)) continue;
                 uint32_t ev = events[i].events;
+                if ((ev & EPOLLOUT) && (c->flags & CF_TLS_READ_OUT)) ev |= EPOLLIN;
                 if (ev & EPOLLOUT) conn_flush(c);
                 if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                     if (!(c->flags & (CF_CLOSING | CF_PAUSED | CF_EOF))) conn_on_readable(c);

@@ -66,6 +66,7 @@ typedef struct loop_config {
     size_t max_conn_input;    /* leftover input cap per connection (default 2 MiB) */
     size_t max_conn_output;   /* queued output cap per connection (default 8 MiB) */
     int max_conns_per_ip;     /* 0 = unlimited; counted per loop */
+    void *tls_ctx;            /* an SSL_CTX* (net/tls.h): accepted connections speak TLS */
 } loop_config_t;
 
 /* Create a loop (epoll instance, eventfd, receive buffer). NULL on failure (logged). */
@@ -82,6 +83,9 @@ void loop_stop(loop_t *l, int grace_ms);
 /* Called on the loop's thread when a stop begins (to close sessions politely). */
 void loop_set_stop_hook(loop_t *l, void (*hook)(loop_t *l, void *arg), void *arg);
 bool loop_stopping(const loop_t *l);
+/* After loop_run returned: run what was posted or deferred since, on the calling thread (as if
+ * it were the loop's). Returns true when anything ran (call again until false). */
+bool loop_drain(loop_t *l);
 
 int loop_index(const loop_t *l);
 /* The loop's cached monotonic clock (ms), refreshed every iteration. */

@@ -50,7 +50,7 @@ static const struct opt opts[] = {
     {"max-message-rate", O_INT, OFF(max_message_rate), "messages per second one client may send; floods are disconnected (default 20000, 0 = off)", 0},
     {"max-output", O_U64, OFF(max_output), "queued output per connection before it is dropped, bytes (default 8388608)", 0},
     {"shutdown-grace", O_MS, OFF(shutdown_grace_ms), "on SIGTERM, time to finish in-flight work, ms (default 5000)", 0},
-    {"tls-cert", O_STR, OFF(tls_cert), "PEM certificate chain for HTTPS/WSS (not implemented yet: refused)", 0},
+    {"tls-cert", O_STR, OFF(tls_cert), "PEM certificate chain: serve HTTPS and WSS on the listen port", 0},
     {"tls-key", O_STR, OFF(tls_key), "PEM private key for --tls-cert", 0},
     {"group-max", O_INT, OFF(group_max), "largest group chatroom (default 50)", 0},
     {"no-group-commit", O_BOOL, OFF(no_group_commit), "one transaction per write (for benchmarks)", 0},
@@ -254,10 +254,6 @@ int config_parse(config_t *c, int argc, char **argv)
     }
     /* Accepted by the parser so the configuration surface is stable, but refused until the
      * code behind them exists: a flag that silently does nothing is worse than an error. */
-    if (c->tls_cert) {
-        fprintf(stderr, "roost: --tls-cert: TLS is not implemented yet; terminate TLS in a proxy (see README)\n");
-        return 2;
-    }
     if (c->adapter && *c->adapter && strncmp(c->adapter, "redis://", 8) != 0) {
         fprintf(stderr, "roost: --adapter must be redis://HOST:PORT (see docs/deployment.md)\n");
         return 2;

@@ -61,7 +61,7 @@ export async function startRoost(opts = {}) {
       const timer = setTimeout(() => reject(new Error(`roost did not start in time:\n${stderr}`)), 20000);
       proc.stderr.on('data', (chunk) => {
         stderr += chunk.toString();
-        const m = stderr.match(/listening on http:\/\/[^\s]*:(\d+)/);
+        const m = stderr.match(/listening on https?:\/\/[^\s]*:(\d+)/);
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1]));
@@ -78,7 +78,7 @@ export async function startRoost(opts = {}) {
 
   let { exited } = await boot();
   const r = {
-    get url() { return `http://127.0.0.1:${port}`; },
+    get url() { return `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`; },
     get port() { return port; },
     get pid() { return child.pid; },
     get process() { return child; },
