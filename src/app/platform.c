@@ -312,6 +312,7 @@ void platform_free(platform_t *p)
 {
     if (!p) return;
     hasher_free(p->hasher);
+    platform_realtime_free(p);
     for (int i = 0; p->per && i < p->nloops; i++) store_reader_close(p->per[i].reader);
     free(p->per);
     gql_schema_free(p->schema);

@@ -73,9 +73,84 @@ static void went_offline(int64_t uid, uint32_t count, void *arg)
     store_user_set_last_seen(t->p->store, loop_current(), uid, 0, NULL, NULL);
 }
 
+/* ---- sockets by session, per loop (for logout) ------------------------------------------ */
+
+struct session_sockets {
+    sio_socket_t **v;
+    uint32_t n, cap;
+};
+
+static struct platform_loop *loop_state(platform_t *p)
+{
+    loop_t *l = loop_current();
+    int i = l ? loop_index(l) : -1;
+    return i >= 0 && i < p->nloops ? &p->per[i] : NULL;
+}
+
+static void registry_add(platform_t *p, int64_t sid, sio_socket_t *s)
+{
+    struct platform_loop *pl = loop_state(p);
+    if (!pl) return;
+    span_t key = span_make((const char *)&sid, sizeof sid);
+    struct session_sockets *ss = map_get(&pl->sessions, key);
+    if (!ss) {
+        ss = calloc(1, sizeof *ss);
+        if (!ss || map_put(&pl->sessions, key, ss)) {
+            free(ss);
+            LOG_WARN("platform", "out of memory: a logout will not reach one socket");
+            return;
+        }
+    }
+    if (ss->n == ss->cap) {
+        uint32_t cap = ss->cap ? ss->cap * 2 : 2;
+        sio_socket_t **v = realloc(ss->v, cap * sizeof *v);
+        if (!v) {
+            LOG_WARN("platform", "out of memory: a logout will not reach one socket");
+            return;
+        }
+        ss->v = v;
+        ss->cap = cap;
+    }
+    ss->v[ss->n++] = s;
+}
+
+static void registry_del(platform_t *p, int64_t sid, sio_socket_t *s)
+{
+    struct platform_loop *pl = loop_state(p);
+    if (!pl) return;
+    span_t key = span_make((const char *)&sid, sizeof sid);
+    struct session_sockets *ss = map_get(&pl->sessions, key);
+    if (!ss) return;
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->v[i] == s) {
+            ss->v[i] = ss->v[--ss->n];
+            break;
+        }
+    if (!ss->n) {
+        map_del(&pl->sessions, key);
+        free(ss->v);
+        free(ss);
+    }
+}
+
+void platform_realtime_free(platform_t *p)
+{
+    for (int i = 0; p->per && i < p->nloops; i++) {
+        size_t it = 0;
+        map_entry_t *e;
+        while (map_next(&p->per[i].sessions, &it, &e)) {
+            struct session_sockets *ss = e->value;
+            free(ss->v);
+            free(ss);
+        }
+        map_free(&p->per[i].sessions);
+    }
+}
+
 static void drop_identity(sio_socket_t *s, struct sockstate *st)
 {
     if (!st->user_id) return;
+    registry_del(st->p, st->session_id, s);
     if (st->joined && sio_socket_connected(s)) {
         char room[32];
         room_of(st->user_id, room);
@@ -98,6 +173,7 @@ static int adopt_identity(sio_socket_t *s, struct sockstate *st, int64_t uid, in
     if (n < 0) return n;
     st->user_id = uid;
     st->session_id = sid;
+    registry_add(st->p, sid, s);
     if (t.rc) {
         drop_identity(s, st);
         return t.rc;
@@ -124,6 +200,47 @@ static void answer(sio_socket_t *s, int64_t ack_id, bool ok, const char *reason)
         json_t *a = json_pack("[b]", ok);
         sio_ack(s, ack_id, a);
         json_decref(a);
+    }
+}
+
+struct revoke {
+    platform_t *p;
+    int64_t session_id;
+};
+
+static void revoke_here(void *arg)
+{
+    struct revoke *r = arg;
+    struct platform_loop *pl = loop_state(r->p);
+    span_t key = span_make((const char *)&r->session_id, sizeof r->session_id);
+    struct session_sockets *ss = pl ? map_get(&pl->sessions, key) : NULL;
+    uint32_t n = ss ? ss->n : 0;
+    sio_socket_t **v = n ? malloc(n * sizeof *v) : NULL;
+    for (uint32_t i = 0; v && i < n; i++) v[i] = sio_socket_ref(ss->v[i]);
+    /* drop_identity edits the registry: work on the copy. */
+    for (uint32_t i = 0; v && i < n; i++) {
+        struct sockstate *st = sio_socket_data(v[i]);
+        if (st && st->session_id == r->session_id && sio_socket_connected(v[i])) {
+            drop_identity(v[i], st);
+            answer(v[i], SIO_NO_ACK, false, "logged out");
+        }
+        sio_socket_unref(v[i]);
+    }
+    if (n && !v) LOG_WARN("platform", "out of memory: a logout did not reach its sockets");
+    free(v);
+    free(r);
+}
+
+void platform_session_revoked(platform_t *p, int64_t session_id)
+{
+    for (int i = 0; i < p->nloops; i++) {
+        struct revoke *r = malloc(sizeof *r);
+        if (!r) continue;
+        *r = (struct revoke){p, session_id};
+        if (p->loops[i] == loop_current())
+            revoke_here(r);
+        else if (loop_post(p->loops[i], revoke_here, r) != 0)
+            free(r);
     }
 }
 

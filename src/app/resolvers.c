@@ -897,11 +897,14 @@ static void mu_login(gql_call_t *call)
 
 typedef struct logout_op {
     gql_call_t *call;
+    platform_t *p;
+    int64_t session_id;
 } logout_op_t;
 
 static void logged_out(void *arg, const struct store_result *res)
 {
     logout_op_t *op = arg;
+    if (res->err == 0) platform_session_revoked(op->p, op->session_id);
     if (res->err && res->err != RS_ENOTFOUND)
         fail_store(op->call, res->err);
     else
@@ -924,6 +927,8 @@ static void mu_logout(gql_call_t *call)
         return;
     }
     op->call = call;
+    op->p = c->p;
+    op->session_id = c->session_id;
     int rc = store_session_revoke(c->p->store, c->loop, c->session_id, logged_out, op);
     if (rc) {
         free(op);

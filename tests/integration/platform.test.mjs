@@ -164,6 +164,31 @@ describe('accounts', () => {
     assert.equal(typeof info.reason, 'string');
   });
 
+  test('logout reaches the sockets of that session on every worker, and only those', async () => {
+    const a = await g.register('lo');
+    const b = await g.register('lob');
+    const other = await g.login(a.name);
+    // Several sockets so that they spread over both workers.
+    const same = [];
+    for (let i = 0; i < 4; i++) same.push(await authedSocket(roost.url, a, { transports: i % 2 ? ['polling'] : ['websocket'] }));
+    const viaConnect = await connected(socket(roost.url, { auth: { id: a.id, secretkey: a.secretkey } }));
+    same.push(viaConnect);
+    const keep = await authedSocket(roost.url, other);
+    const lost = same.map((s) => once(s, 'auth'));
+    const r = await g.post('mutation { logout }', {}, { creds: a });
+    assert.equal(r.body.data.logout, true);
+    for (const [ok, info] of await Promise.all(lost)) {
+      assert.equal(ok, false);
+      assert.deepEqual(info, { reason: 'logged out' });
+    }
+    const recs = same.map((s) => recorder(s, ['followed']));
+    const got = once(keep, 'followed');
+    await g.data(FOLLOW, { id: a.user.id }, { creds: b });
+    await got;
+    await quiet();
+    for (const rec of recs) assert.equal(rec.events.followed.length, 0);
+  });
+
   test('anonymous requests see only register/login and public profiles', async () => {
     const a = await g.register('pub');
     const d = await g.data(`query Q($u: String!) { me { id } user(username: $u) { id username followerCount isFollowedByMe } users(search: $u) { nodes { id } } }`, { u: a.name });
