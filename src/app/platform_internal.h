@@ -6,6 +6,7 @@
 #define ROOST_APP_PLATFORM_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,6 +53,13 @@ struct platform {
     ratelimit_t *rl_sock_ip; /* socket authentication failures per address */
     ratelimit_t *rl_sock_id; /* socket authentication failures per session id */
     bool secure_cookies;
+    /* Connection-state recovery brings a socket back with its rooms (a user room included):
+     * socket id -> the identity it had, so it gets that identity back (if the session is
+     * still valid) or leaves the room. */
+    bool recovery;
+    uint32_t recovery_ms;
+    pthread_mutex_t recovering_mu;
+    map_t recovering;
     struct platform_stats stats; /* relaxed atomics */
 };
 
