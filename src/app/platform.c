@@ -266,6 +266,12 @@ platform_t *platform_new(const platform_config_t *pc)
     p->loops = pc->loops;
     p->nloops = pc->nloops;
     p->secure_cookies = pc->cfg && pc->cfg->tls_cert;
+    p->recovery = pc->cfg && pc->cfg->recovery;
+    p->recovery_ms = pc->cfg && pc->cfg->max_disconnection_ms > 0
+                         ? (uint32_t)pc->cfg->max_disconnection_ms
+                         : 120000;
+    pthread_mutex_init(&p->recovering_mu, NULL);
+    p->recovering = MAP_INIT;
     p->per = calloc((size_t)p->nloops, sizeof *p->per);
     p->hasher = hasher_new(HASH_THREADS, HASH_CAP, NULL);
     p->presence = presence_new();
@@ -312,8 +318,10 @@ void platform_free(platform_t *p)
 {
     if (!p) return;
     hasher_free(p->hasher);
+    platform_realtime_free(p);
     for (int i = 0; p->per && i < p->nloops; i++) store_reader_close(p->per[i].reader);
     free(p->per);
+    pthread_mutex_destroy(&p->recovering_mu);
     gql_schema_free(p->schema);
     presence_free(p->presence);
     ratelimit_free(p->rl_account);

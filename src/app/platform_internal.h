@@ -6,6 +6,7 @@
 #define ROOST_APP_PLATFORM_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@
 #include "app/ratelimit.h"
 #include "gql/gql.h"
 #include "gql/transport.h"
+#include "util/map.h"
 
 #define PLATFORM_TEXT_MAX_CHARS 4000 /* characters of a message */
 #define PLATFORM_ROOM_NAME_MAX  64   /* characters of a group chatroom's name */
@@ -24,6 +26,8 @@
 
 struct platform_loop {
     store_reader_t *reader; /* opened lazily on this loop's thread */
+    map_t sessions;         /* 8-byte session id -> struct session_sockets: authenticated
+                               sockets on this loop, so that a logout reaches them */
 };
 
 struct platform_stats {
@@ -49,6 +53,13 @@ struct platform {
     ratelimit_t *rl_sock_ip; /* socket authentication failures per address */
     ratelimit_t *rl_sock_id; /* socket authentication failures per session id */
     bool secure_cookies;
+    /* Connection-state recovery brings a socket back with its rooms (a user room included):
+     * socket id -> the identity it had, so it gets that identity back (if the session is
+     * still valid) or leaves the room. */
+    bool recovery;
+    uint32_t recovery_ms;
+    pthread_mutex_t recovering_mu;
+    map_t recovering;
     struct platform_stats stats; /* relaxed atomics */
 };
 
@@ -100,6 +111,11 @@ bool platform_login_username(gql_request_t *req, char *out, size_t outlen);
 /* realtime.c: Socket.IO namespace "/" (handshake, presence) and the channels. Each emit runs
  * on the sequencer loop after the write it announces committed. */
 int platform_realtime_setup(platform_t *p);
+/* A session was revoked: every socket authenticated with it, on every worker, loses its
+ * identity and hears `auth` false {reason: "logged out"}. Call on a worker loop. */
+void platform_session_revoked(platform_t *p, int64_t session_id);
+/* Release what the socket side keeps per loop (after the loops stopped). */
+void platform_realtime_free(platform_t *p);
 void platform_emit_followed(platform_t *p, int64_t followee, int64_t follower,
                             int64_t follower_count);
 /* updatedChat to every member (or only to `only` when non-zero) of the chatroom, and when m

@@ -73,9 +73,143 @@ static void went_offline(int64_t uid, uint32_t count, void *arg)
     store_user_set_last_seen(t->p->store, loop_current(), uid, 0, NULL, NULL);
 }
 
+/* ---- sockets by session, per loop (for logout) ------------------------------------------ */
+
+struct session_sockets {
+    sio_socket_t **v;
+    uint32_t n, cap;
+};
+
+static struct platform_loop *loop_state(platform_t *p)
+{
+    loop_t *l = loop_current();
+    int i = l ? loop_index(l) : -1;
+    return i >= 0 && i < p->nloops ? &p->per[i] : NULL;
+}
+
+static void registry_add(platform_t *p, int64_t sid, sio_socket_t *s)
+{
+    struct platform_loop *pl = loop_state(p);
+    if (!pl) return;
+    span_t key = span_make((const char *)&sid, sizeof sid);
+    struct session_sockets *ss = map_get(&pl->sessions, key);
+    if (!ss) {
+        ss = calloc(1, sizeof *ss);
+        if (!ss || map_put(&pl->sessions, key, ss)) {
+            free(ss);
+            LOG_WARN("platform", "out of memory: a logout will not reach one socket");
+            return;
+        }
+    }
+    if (ss->n == ss->cap) {
+        uint32_t cap = ss->cap ? ss->cap * 2 : 2;
+        sio_socket_t **v = realloc(ss->v, cap * sizeof *v);
+        if (!v) {
+            LOG_WARN("platform", "out of memory: a logout will not reach one socket");
+            return;
+        }
+        ss->v = v;
+        ss->cap = cap;
+    }
+    ss->v[ss->n++] = s;
+}
+
+static void registry_del(platform_t *p, int64_t sid, sio_socket_t *s)
+{
+    struct platform_loop *pl = loop_state(p);
+    if (!pl) return;
+    span_t key = span_make((const char *)&sid, sizeof sid);
+    struct session_sockets *ss = map_get(&pl->sessions, key);
+    if (!ss) return;
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->v[i] == s) {
+            ss->v[i] = ss->v[--ss->n];
+            break;
+        }
+    if (!ss->n) {
+        map_del(&pl->sessions, key);
+        free(ss->v);
+        free(ss);
+    }
+}
+
+/* ---- identities of sockets that may be recovered ------------------------------------------- */
+
+struct recovering {
+    int64_t user_id, session_id;
+    uint64_t expires_ms;
+};
+
+/* The reasons after which Socket.IO keeps a session for recovery (as sio/server.c). */
+static bool recoverable(const char *reason)
+{
+    return strcmp(reason, "transport close") == 0 || strcmp(reason, "transport error") == 0 ||
+           strcmp(reason, "ping timeout") == 0 || strcmp(reason, "server shutting down") == 0;
+}
+
+static void recovering_put(platform_t *p, const char *socket_id, int64_t uid, int64_t sid)
+{
+    uint64_t now = ratelimit_now_ms();
+    pthread_mutex_lock(&p->recovering_mu);
+    if (p->recovering.len >= 1024) {
+        /* Sweep what can no longer come back. */
+        const char *old[64];
+        uint32_t lens[64];
+        size_t n = 0, it = 0;
+        map_entry_t *e;
+        while (n < 64 && map_next(&p->recovering, &it, &e))
+            if (((struct recovering *)e->value)->expires_ms < now) {
+                old[n] = e->key;
+                lens[n++] = e->klen;
+            }
+        for (size_t i = 0; i < n; i++) free(map_del(&p->recovering, span_make(old[i], lens[i])));
+    }
+    struct recovering *r = malloc(sizeof *r);
+    if (r) {
+        *r = (struct recovering){uid, sid, now + p->recovery_ms};
+        void *prev = map_get(&p->recovering, span_cstr(socket_id));
+        if (map_put(&p->recovering, span_cstr(socket_id), r))
+            free(r);
+        else
+            free(prev);
+    }
+    pthread_mutex_unlock(&p->recovering_mu);
+}
+
+static bool recovering_take(platform_t *p, const char *socket_id, struct recovering *out)
+{
+    pthread_mutex_lock(&p->recovering_mu);
+    struct recovering *r = map_del(&p->recovering, span_cstr(socket_id));
+    pthread_mutex_unlock(&p->recovering_mu);
+    if (!r) return false;
+    /* Expired or not: the socket is back with its rooms, so it must be dealt with. */
+    *out = *r;
+    free(r);
+    return true;
+}
+
+void platform_realtime_free(platform_t *p)
+{
+    size_t rit = 0;
+    map_entry_t *re;
+    while (map_next(&p->recovering, &rit, &re)) free(re->value);
+    map_free(&p->recovering);
+    for (int i = 0; p->per && i < p->nloops; i++) {
+        size_t it = 0;
+        map_entry_t *e;
+        while (map_next(&p->per[i].sessions, &it, &e)) {
+            struct session_sockets *ss = e->value;
+            free(ss->v);
+            free(ss);
+        }
+        map_free(&p->per[i].sessions);
+    }
+}
+
 static void drop_identity(sio_socket_t *s, struct sockstate *st)
 {
     if (!st->user_id) return;
+    registry_del(st->p, st->session_id, s);
     if (st->joined && sio_socket_connected(s)) {
         char room[32];
         room_of(st->user_id, room);
@@ -98,6 +232,7 @@ static int adopt_identity(sio_socket_t *s, struct sockstate *st, int64_t uid, in
     if (n < 0) return n;
     st->user_id = uid;
     st->session_id = sid;
+    registry_add(st->p, sid, s);
     if (t.rc) {
         drop_identity(s, st);
         return t.rc;
@@ -124,6 +259,47 @@ static void answer(sio_socket_t *s, int64_t ack_id, bool ok, const char *reason)
         json_t *a = json_pack("[b]", ok);
         sio_ack(s, ack_id, a);
         json_decref(a);
+    }
+}
+
+struct revoke {
+    platform_t *p;
+    int64_t session_id;
+};
+
+static void revoke_here(void *arg)
+{
+    struct revoke *r = arg;
+    struct platform_loop *pl = loop_state(r->p);
+    span_t key = span_make((const char *)&r->session_id, sizeof r->session_id);
+    struct session_sockets *ss = pl ? map_get(&pl->sessions, key) : NULL;
+    uint32_t n = ss ? ss->n : 0;
+    sio_socket_t **v = n ? malloc(n * sizeof *v) : NULL;
+    for (uint32_t i = 0; v && i < n; i++) v[i] = sio_socket_ref(ss->v[i]);
+    /* drop_identity edits the registry: work on the copy. */
+    for (uint32_t i = 0; v && i < n; i++) {
+        struct sockstate *st = sio_socket_data(v[i]);
+        if (st && st->session_id == r->session_id && sio_socket_connected(v[i])) {
+            drop_identity(v[i], st);
+            answer(v[i], SIO_NO_ACK, false, "logged out");
+        }
+        sio_socket_unref(v[i]);
+    }
+    if (n && !v) LOG_WARN("platform", "out of memory: a logout did not reach its sockets");
+    free(v);
+    free(r);
+}
+
+void platform_session_revoked(platform_t *p, int64_t session_id)
+{
+    for (int i = 0; i < p->nloops; i++) {
+        struct revoke *r = malloc(sizeof *r);
+        if (!r) continue;
+        *r = (struct revoke){p, session_id};
+        if (p->loops[i] == loop_current())
+            revoke_here(r);
+        else if (loop_post(p->loops[i], revoke_here, r) != 0)
+            free(r);
     }
 }
 
@@ -297,22 +473,52 @@ static int connect_auth(sio_socket_t *s, json_t *auth, const char **message, jso
     return 0;
 }
 
+/* A recovered socket got its rooms back, its user room included, but not our state: give it
+ * its identity back while the session is valid, otherwise take it out of that room. */
+static void restore_identity(sio_socket_t *s, struct sockstate *st, const struct recovering *r)
+{
+    if (st->user_id == r->user_id) return; /* authenticated again at CONNECT as the same user */
+    if (!st->user_id) {
+        store_reader_t *rd = platform_reader(st->p);
+        struct store_session sess;
+        if (rd && store_session_get(rd, r->session_id, &sess) == 0 && sess.user_id == r->user_id &&
+            adopt_identity(s, st, r->user_id, r->session_id, NULL, NULL) == 0) {
+            join_user_room(s, st);
+            return;
+        }
+    }
+    char room[32];
+    room_of(r->user_id, room);
+    sio_leave(s, room);
+}
+
 static void on_connection(sio_socket_t *s, void *arg)
 {
+    platform_t *p = arg;
     struct sockstate *st = sio_socket_data(s);
-    if (!st || !st->pending_user) return;
-    int64_t uid = st->pending_user, sid = st->pending_session;
-    st->pending_user = st->pending_session = 0;
-    if (adopt_identity(s, st, uid, sid, NULL, NULL) == 0) {
-        join_user_room(s, st);
-        PSTAT_INC(st->p, connect_auth_ok);
+    if (st && st->pending_user) {
+        int64_t uid = st->pending_user, sid = st->pending_session;
+        st->pending_user = st->pending_session = 0;
+        if (adopt_identity(s, st, uid, sid, NULL, NULL) == 0) {
+            join_user_room(s, st);
+            PSTAT_INC(st->p, connect_auth_ok);
+        }
+    }
+    struct recovering r;
+    if (p->recovery && recovering_take(p, sio_socket_id(s), &r)) {
+        if (!st) st = state_of(s, p);
+        if (st) restore_identity(s, st, &r);
     }
 }
 
 static void on_disconnect(sio_socket_t *s, const char *reason, void *arg)
 {
+    platform_t *p = arg;
     struct sockstate *st = sio_socket_data(s);
-    if (st) drop_identity(s, st);
+    if (!st) return;
+    if (p->recovery && st->user_id && st->joined && recoverable(reason))
+        recovering_put(p, sio_socket_id(s), st->user_id, st->session_id);
+    drop_identity(s, st);
 }
 
 int platform_realtime_setup(platform_t *p)

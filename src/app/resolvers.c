@@ -245,7 +245,7 @@ static bool is_space(uint32_t c)
            c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
-/* Trim s in place (as a span) and count its characters. */
+/* Trim s (as a span) and count the characters that remain. */
 static span_t trim_text(span_t s, size_t *chars)
 {
     const unsigned char *b = (const unsigned char *)s.base;
@@ -256,22 +256,18 @@ static span_t trim_text(span_t s, size_t *chars)
         if (!is_space(cp)) break;
         start += k;
     }
-    /* Scan forward for the last non-space character (UTF-8 is not easily read backwards). */
-    size_t last_end = start, n = 0;
+    /* Forward scan (UTF-8 does not read well backwards): remember where the last non-space
+     * character ends and how many characters lie before that point. */
+    size_t last_end = start, count = 0, n = 0;
     for (size_t i = start; i < end;) {
         uint32_t cp;
-        size_t k = utf8_next(b + i, end - i, &cp);
-        i += k;
+        i += utf8_next(b + i, end - i, &cp);
         n++;
-        if (!is_space(cp)) last_end = i;
+        if (!is_space(cp)) {
+            last_end = i;
+            count = n;
+        }
     }
-    /* n counted trailing spaces too: recount over the trimmed range. */
-    size_t count = 0;
-    for (size_t i = start; i < last_end; count++) {
-        uint32_t cp;
-        i += utf8_next(b + i, last_end - i, &cp);
-    }
-    (void)n;
     *chars = count;
     return span_make(s.base + start, last_end - start);
 }
@@ -901,11 +897,14 @@ static void mu_login(gql_call_t *call)
 
 typedef struct logout_op {
     gql_call_t *call;
+    platform_t *p;
+    int64_t session_id;
 } logout_op_t;
 
 static void logged_out(void *arg, const struct store_result *res)
 {
     logout_op_t *op = arg;
+    if (res->err == 0) platform_session_revoked(op->p, op->session_id);
     if (res->err && res->err != RS_ENOTFOUND)
         fail_store(op->call, res->err);
     else
@@ -928,6 +927,8 @@ static void mu_logout(gql_call_t *call)
         return;
     }
     op->call = call;
+    op->p = c->p;
+    op->session_id = c->session_id;
     int rc = store_session_revoke(c->p->store, c->loop, c->session_id, logged_out, op);
     if (rc) {
         free(op);
