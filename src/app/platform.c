@@ -300,6 +300,11 @@ platform_t *platform_new(const platform_config_t *pc)
     hc->finish = finish;
     hc->free_ctx = free_ctx;
     hc->arg = p;
+    /* Browsers asking GET /graphql for text/html get GraphiQL from the web bundle. */
+    char *giql = NULL;
+    if (pc->cfg && pc->cfg->web_root && asprintf(&giql, "%s/graphiql.html", pc->cfg->web_root) < 0)
+        giql = NULL;
+    hc->graphiql_path = giql;
     if (http_route(pc->http, NULL, "/graphql", 0, 0, gql_http_handle, hc)) {
         LOG_ERROR("platform", "cannot register /graphql");
         goto fail;
@@ -323,6 +328,7 @@ void platform_free(platform_t *p)
     free(p->per);
     pthread_mutex_destroy(&p->recovering_mu);
     gql_schema_free(p->schema);
+    free((char *)p->http_cfg.graphiql_path);
     presence_free(p->presence);
     ratelimit_free(p->rl_account);
     ratelimit_free(p->rl_ip);

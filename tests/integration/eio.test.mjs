@@ -112,13 +112,18 @@ test('a silent polling client is closed after pingInterval + pingTimeout', async
 });
 
 test('the server pings over polling and a pong keeps the session', async () => {
-  const sid = await handshake();
-  const url = `${roost.url}/engine.io/?EIO=4&transport=polling&sid=${sid}`;
+  // A generous pong deadline: a slow (sanitized, loaded) test client must not lose the session.
+  const other = await startRoost({ args: ['--conformance', '--ping-interval', '300', '--ping-timeout', '3000'] });
+  const res = await fetch(`${other.url}/engine.io/?EIO=4&transport=polling`);
+  const sid = JSON.parse((await res.text()).slice(1)).sid;
+  const url = `${other.url}/engine.io/?EIO=4&transport=polling&sid=${sid}`;
   const poll = await fetch(url);
   assert.equal(await poll.text(), '2');
   const pong = await fetch(url, { method: 'POST', body: '3' });
   assert.equal(await pong.text(), 'ok');
   assert.equal(await (await fetch(url)).text(), '2');
+  await other.stop();
+  await other.cleanup();
 });
 
 test('errors: codes 0-5 with the reference statuses and messages', async () => {
