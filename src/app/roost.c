@@ -218,8 +218,8 @@ fail:
 void roost_stop(roost_t *r)
 {
     if (!r) return;
-    /* The adapter thread stops first so it posts nothing to a loop that no longer runs; the
-     * workers' last broadcasts and answers reach it as no-ops. It is freed after the loops. */
+    /* The adapter stops delivering first, so it posts nothing to a loop that no longer runs;
+     * it still publishes the workers' last broadcasts, and is freed after the loops. */
     redis_adapter_stop(r->adapter);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers[i].started) loop_stop(r->workers[i].loop, r->cfg.shutdown_grace_ms);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -58,8 +59,10 @@ struct redis_adapter {
     pthread_t thread;
     bool thread_started;
     int epfd, evfd;
-    int stopping;  /* atomic: the thread should exit */
-    int stopped;   /* atomic: hooks are no-ops */
+    int stopping;                 /* atomic: the thread should exit */
+    int stopped;                  /* atomic: hooks are no-ops */
+    pthread_mutex_t deliver_lock; /* held while a message from Redis is handed to the workers */
+    bool quiesced;                /* under deliver_lock: hand nothing more to the workers */
     int pub_ready; /* atomic mirrors of pub/sub.state == C_READY, for other threads */
     int sub_ready;
 
@@ -550,7 +553,10 @@ static void on_pmessage(redisAsyncContext *ac, void *r, void *priv)
     if (strcmp(kind->str, "pmessage") || reply->elements < 4) return;
     redisReply *chan = reply->element[2], *msg = reply->element[3];
     if (chan->type != REDIS_REPLY_STRING || msg->type != REDIS_REPLY_STRING) return;
-    handle_broadcast(c->a, span_make(chan->str, chan->len), span_make(msg->str, msg->len));
+    pthread_mutex_lock(&c->a->deliver_lock);
+    if (!c->a->quiesced)
+        handle_broadcast(c->a, span_make(chan->str, chan->len), span_make(msg->str, msg->len));
+    pthread_mutex_unlock(&c->a->deliver_lock);
 }
 
 /* ---- requests from other nodes ---- */
@@ -877,7 +883,9 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
     char nsp[MAX_NSP_LEN + 1];
     memcpy(nsp, ch.base + pl + 9, nl);
     nsp[nl] = '\0';
-    handle_request(a, nsp, span_make(msg->str, msg->len));
+    pthread_mutex_lock(&a->deliver_lock);
+    if (!a->quiesced) handle_request(a, nsp, span_make(msg->str, msg->len));
+    pthread_mutex_unlock(&a->deliver_lock);
 }
 
 /* ---- the adapter thread ---- */
@@ -960,6 +968,13 @@ static void *adapter_main(void *arg)
             if (c->ac && (e & (EPOLLIN | EPOLLERR | EPOLLHUP))) redisAsyncHandleRead(c->ac);
         }
     }
+    /* What the workers published while they shut down goes out, within a bound. */
+    drain_queue(a);
+    for (uint64_t until = now_ms() + 500;
+         a->pub.ac && sdslen(a->pub.ac->c.obuf) && now_ms() < until;) {
+        struct pollfd pfd = {.fd = a->pub.fd, .events = POLLOUT};
+        if (poll(&pfd, 1, 50) > 0 && a->pub.ac) redisAsyncHandleWrite(a->pub.ac);
+    }
     for (int i = 0; i < 2; i++) {
         struct rconn *c = conns[i];
         if (c->ac) redisAsyncFree(c->ac);
@@ -995,6 +1010,7 @@ static void adapter_destroy(redis_adapter_t *a)
     if (a->epfd >= 0) close(a->epfd);
     if (a->evfd >= 0) close(a->evfd);
     pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->deliver_lock);
     pthread_cond_destroy(&a->ready_cv);
     free(a->host);
     free(a->user);
@@ -1011,6 +1027,7 @@ int redis_adapter_start(const redis_adapter_config_t *cfg, redis_adapter_t **out
     if (!a) return RS_ENOMEM;
     a->epfd = a->evfd = -1;
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->deliver_lock, NULL);
     pthread_cond_init(&a->ready_cv, NULL);
     a->sio = cfg->sio;
     int rc = parse_url(a, cfg->url ? cfg->url : "", err, errlen);
@@ -1067,20 +1084,25 @@ fail:
 
 void redis_adapter_stop(redis_adapter_t *a)
 {
-    if (!a || __atomic_exchange_n(&a->stopped, 1, __ATOMIC_ACQ_REL)) return;
-    __atomic_store_n(&a->stopping, 1, __ATOMIC_RELEASE);
-    if (a->thread_started) {
-        wake(a);
-        pthread_join(a->thread, NULL);
-        a->thread_started = false;
-    }
-    __atomic_store_n(&a->pub_ready, 0, __ATOMIC_RELEASE);
+    if (!a) return;
+    /* Once the lock is ours no delivery is in progress, and none starts after. */
+    pthread_mutex_lock(&a->deliver_lock);
+    a->quiesced = true;
+    pthread_mutex_unlock(&a->deliver_lock);
 }
 
 void redis_adapter_free(redis_adapter_t *a)
 {
     if (!a) return;
     redis_adapter_stop(a);
+    __atomic_store_n(&a->stopping, 1, __ATOMIC_RELEASE);
+    if (a->thread_started) {
+        wake(a);
+        pthread_join(a->thread, NULL);
+        a->thread_started = false;
+    }
+    __atomic_store_n(&a->stopped, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&a->pub_ready, 0, __ATOMIC_RELEASE);
     sio_set_adapter(a->sio, NULL, NULL);
     redis_adapter_stats_t st;
     redis_adapter_get_stats(a, &st);

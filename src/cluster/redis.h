@@ -42,14 +42,15 @@ typedef struct redis_adapter_config {
 int redis_adapter_start(const redis_adapter_config_t *cfg, redis_adapter_t **out, char *err,
                         size_t errlen);
 
-/* Stop the adapter thread and close the connections. Afterwards nothing is published or
- * delivered, and hooks still called by the workers are harmless no-ops; the struct stays valid
- * for them until redis_adapter_free. Call before stopping the worker loops, so the adapter
- * posts nothing to a loop that no longer runs. Idempotent; NULL is fine. */
+/* Stop handing messages from Redis to the workers (synchronous: when it returns, nothing more
+ * is posted to a worker loop). Publishing goes on, so the broadcasts the workers make while
+ * they close their sessions still reach the other nodes. Call before stopping the worker
+ * loops. Idempotent; NULL is fine. */
 void redis_adapter_stop(redis_adapter_t *a);
 
-/* Free a stopped adapter, after the worker loops are stopped and freed (their last callbacks
- * may still reach it). Removes the hooks from the Socket.IO server. NULL is fine. */
+/* After the worker loops are stopped and freed (their last callbacks may still reach the
+ * adapter): publish what is still queued (bounded: 500 ms), close the connections, join the
+ * thread, remove the hooks from the Socket.IO server and free. NULL is fine. */
 void redis_adapter_free(redis_adapter_t *a);
 
 /* The node id other nodes see in our messages (12 hex digits). */

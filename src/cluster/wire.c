@@ -12,7 +12,7 @@
 #include "util/utf8.h"
 
 #define MAX_PACK_DEPTH 64
-#define MAX_SAFE_INT   9007199254740992.0 /* 2^53: integers beyond print as doubles in JS */
+#define MAX_SAFE_INT   9007199254740992ULL /* 2^53: integers beyond are doubles in JS */
 
 /* ---- input bounds ---- */
 
@@ -270,13 +270,13 @@ static int append_str(buf_t *out, const char *p, size_t len)
 
 static int append_uint(buf_t *out, uint64_t u)
 {
-    if ((double)u > MAX_SAFE_INT) return rs_json_append_number(out, (double)u);
+    if (u > MAX_SAFE_INT) return rs_json_append_number(out, (double)u);
     return buf_appendf(out, "%llu", (unsigned long long)u);
 }
 
 static int append_int(buf_t *out, int64_t i)
 {
-    if ((double)i < -MAX_SAFE_INT) return rs_json_append_number(out, (double)i);
+    if (i < -(int64_t)MAX_SAFE_INT) return rs_json_append_number(out, (double)i);
     return buf_appendf(out, "%lld", (long long)i);
 }
 
@@ -306,6 +306,72 @@ static int key_to_json(buf_t *out, const msgpack_object *k)
     default:
         return RS_EPROTO;
     }
+}
+
+struct key_order {
+    const char *text;
+    const size_t *off;
+};
+
+static int key_cmp(const void *pa, const void *pb, void *ctx)
+{
+    const struct key_order *k = ctx;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    size_t la = k->off[a + 1] - k->off[a], lb = k->off[b + 1] - k->off[b];
+    int c = memcmp(k->text + k->off[a], k->text + k->off[b], la < lb ? la : lb);
+    if (c) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* A map as the object notepack.io builds from it: a key given twice keeps the place of its
+ * first occurrence and the value of its last (obj[key] = value, in order). Duplicates are found
+ * by sorting, so a huge map costs n log n, not n^2. */
+static int map_to_json(buf_t *out, const msgpack_object_map *m, struct bins_out *bo, int depth)
+{
+    uint32_t n = m->size;
+    buf_t keys = BUF_INIT;
+    size_t *off = malloc(((size_t)n + 1) * sizeof *off);
+    uint32_t *order = malloc(((size_t)n + 1) * sizeof *order);
+    int64_t *take = malloc(((size_t)n + 1) * sizeof *take);
+    int rc = off && order && take ? 0 : RS_ENOMEM;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        off[i] = keys.len;
+        rc = key_to_json(&keys, &m->ptr[i].key);
+        order[i] = i;
+        take[i] = -1;
+    }
+    if (!rc) {
+        off[n] = keys.len;
+        struct key_order ko = {keys.base, off};
+        if (n > 1) qsort_r(order, n, sizeof *order, key_cmp, &ko);
+        for (uint32_t g = 0; g < n;) {
+            uint32_t e = g + 1;
+            while (e < n &&
+                   off[order[e] + 1] - off[order[e]] == off[order[g] + 1] - off[order[g]] &&
+                   !memcmp(keys.base + off[order[e]], keys.base + off[order[g]],
+                           off[order[g] + 1] - off[order[g]]))
+                e++;
+            take[order[g]] = order[e - 1]; /* first place, last value */
+            g = e;
+        }
+        rc = buf_append_byte(out, '{');
+    }
+    bool first = true;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        if (take[i] < 0) continue;
+        if (!first) rc = buf_append_byte(out, ',');
+        first = false;
+        if (!rc) rc = buf_append(out, keys.base + off[i], off[i + 1] - off[i]);
+        if (!rc) rc = buf_append_byte(out, ':');
+        if (!rc) rc = obj_to_json(out, &m->ptr[take[i]].val, bo, depth + 1);
+    }
+    if (!rc) rc = buf_append_byte(out, '}');
+    buf_free(&keys);
+    free(off);
+    free(order);
+    free(take);
+    return rc;
 }
 
 static int obj_to_json(buf_t *out, const msgpack_object *o, struct bins_out *bo, int depth)
@@ -355,15 +421,7 @@ static int obj_to_json(buf_t *out, const msgpack_object *o, struct bins_out *bo,
         if (!rc) rc = buf_append_byte(out, ']');
         return rc;
     case MSGPACK_OBJECT_MAP:
-        rc = buf_append_byte(out, '{');
-        for (uint32_t i = 0; i < o->via.map.size && !rc; i++) {
-            if (i) rc = buf_append_byte(out, ',');
-            if (!rc) rc = key_to_json(out, &o->via.map.ptr[i].key);
-            if (!rc) rc = buf_append_byte(out, ':');
-            if (!rc) rc = obj_to_json(out, &o->via.map.ptr[i].val, bo, depth + 1);
-        }
-        if (!rc) rc = buf_append_byte(out, '}');
-        return rc;
+        return map_to_json(out, &o->via.map, bo, depth);
     }
     return RS_EPROTO;
 }
