@@ -225,17 +225,21 @@ void roost_stop(roost_t *r)
         if (r->workers[i].started) loop_stop(r->workers[i].loop, r->cfg.shutdown_grace_ms);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers[i].started) pthread_join(r->workers[i].thread, NULL);
-    /* The loops no longer run, but stay allocated: the store commits what is queued and posts
-     * the completions to them; those run here (with the platform still alive), and whatever
-     * they post in turn, until every queue is empty. Only then do the platform and loops go. */
-    store_close(r->store);
-    r->store = NULL;
-    for (int more = 1, rounds = 0; more && rounds < 64; rounds++) {
-        more = 0;
+    /* The loops no longer run but stay allocated. Writes still queued in the store commit and
+     * post their completions to them: run those here, with the platform (and its readers)
+     * alive, until the store's queue is empty and nothing more arrives for a few rounds. Then
+     * the platform closes its readers, and the store (idle by now) closes. */
+    for (int idle = 0, rounds = 0; idle < 3 && rounds < 5000; rounds++) {
+        bool ran = false;
         for (int i = 0; i < r->nworkers; i++)
-            if (r->workers && r->workers[i].loop && loop_drain(r->workers[i].loop)) more = 1;
+            if (r->workers && r->workers[i].loop && loop_drain(r->workers[i].loop)) ran = true;
+        struct store_stats st = {0};
+        if (r->store) store_stats_get(r->store, &st);
+        idle = ran || st.queued ? 0 : idle + 1;
+        if (!ran) usleep(2000);
     }
     platform_free(r->platform);
+    store_close(r->store);
     for (int i = 0; i < r->nworkers; i++)
         if (r->workers && r->workers[i].loop) loop_free(r->workers[i].loop);
     redis_adapter_free(r->adapter);

@@ -477,6 +477,13 @@ static int send_text(sio_socket_t *s, buf_t *pkt, rbuf_t *const *bins, int nbins
 int sio_emit_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *binaries, int nbinaries)
 {
     if (!s->connected) return RS_ECLOSED;
+    if (s->nsp->recovery) {
+        /* As the reference does with recovery on: an emit to one socket is a broadcast to its
+         * own room, so it is stored with an offset and replayed if the client comes back. */
+        const char *room = s->id;
+        sio_bcast_t b = {.rooms = &room, .nrooms = 1, .local = true};
+        return sio_broadcast_raw(s->nsp, &b, event, args, binaries, nbinaries);
+    }
     buf_t pkt = BUF_INIT;
     int rc = buf_append_byte(&pkt, '4');
     if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), SIO_NO_ACK, event, &args, 1, nbinaries);
@@ -489,6 +496,15 @@ int sio_emit(sio_socket_t *s, const char *event, const json_t *args, rbuf_t *con
              int nbinaries)
 {
     if (!s->connected) return RS_ECLOSED;
+    if (s->nsp->recovery) {
+        buf_t text = BUF_INIT;
+        int rc = args ? rs_json_append(&text, args) : 0;
+        if (!rc && args && (text.len < 2 || text.base[0] != '[')) rc = RS_EINVAL;
+        span_t inner = text.len >= 2 ? span_make(text.base + 1, text.len - 2) : SPAN_NULL;
+        if (!rc) rc = sio_emit_raw(s, span_cstr(event), inner, binaries, nbinaries);
+        buf_free(&text);
+        return rc;
+    }
     buf_t pkt = BUF_INIT;
     int rc = buf_append_byte(&pkt, '4');
     if (!rc) rc = sio_encode_event(&pkt, span_cstr(s->nsp->name), SIO_NO_ACK, span_cstr(event), args, nbinaries);
