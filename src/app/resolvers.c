@@ -37,22 +37,33 @@ static void fail(gql_call_t *call, const char *code, const char *field, const ch
     gql_call_fail(call, msg, ext);
 }
 
-static void fail_store(gql_call_t *call, int rc)
+/* What a client is told about a storage failure: an error code and a message. */
+static void store_error(int rc, const char **code, const char **msg)
 {
     switch (rc) {
     case RS_EBUSY:
-        fail(call, "UNAVAILABLE", NULL, "The server is busy: try again in a moment.");
+        *code = "UNAVAILABLE", *msg = "The server is busy: try again in a moment.";
         break;
     case RS_EUNAVAIL:
-        fail(call, "UNAVAILABLE", NULL, "Storage is unavailable: try again shortly.");
+        *code = "UNAVAILABLE", *msg = "Storage is unavailable: try again shortly.";
+        break;
+    case RS_ENOSPC:
+        *code = "STORAGE_FULL", *msg = "Storage is full: the change was not saved. Reading still works.";
         break;
     case RS_ENOMEM:
-        fail(call, "INTERNAL", NULL, "Out of memory.");
+        *code = "INTERNAL", *msg = "Out of memory.";
         break;
     default:
-        fail(call, "INTERNAL", NULL, "Internal error.");
+        *code = "INTERNAL", *msg = "Internal error.";
         break;
     }
+}
+
+static void fail_store(gql_call_t *call, int rc)
+{
+    const char *code, *msg;
+    store_error(rc, &code, &msg);
+    fail(call, code, NULL, msg);
 }
 
 static void fail_unauthenticated(gql_call_t *call)
@@ -339,12 +350,9 @@ static void seq_fail(seq_op_t *op, const char *code, const char *field, const ch
 
 static void seq_fail_store(seq_op_t *op, int rc)
 {
-    if (rc == RS_EBUSY)
-        seq_fail(op, "UNAVAILABLE", NULL, "The server is busy: try again in a moment.");
-    else if (rc == RS_EUNAVAIL)
-        seq_fail(op, "UNAVAILABLE", NULL, "Storage is unavailable: try again shortly.");
-    else
-        seq_fail(op, "INTERNAL", NULL, "Internal error.");
+    const char *code, *msg;
+    store_error(rc, &code, &msg);
+    seq_fail(op, code, NULL, msg);
 }
 
 /* ---- Query -------------------------------------------------------------------------------- */

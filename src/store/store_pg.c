@@ -83,6 +83,7 @@ static const struct {
     {"40001", RS_EBUSY},     /* serialization_failure */
     {"40P01", RS_EBUSY},     /* deadlock_detected */
     {"55P03", RS_EBUSY},     /* lock_not_available */
+    {"53100", RS_ENOSPC},    /* disk_full */
     {"08", RS_EUNAVAIL},     /* connection exception */
     {"57P0", RS_EUNAVAIL},   /* admin/crash shutdown, cannot connect now */
 };

@@ -55,6 +55,9 @@ static int map_err(struct store_conn *c, int rc)
         return RS_ENOMEM;
     case SQLITE_TOOBIG:
         return RS_ETOOBIG;
+    case SQLITE_FULL:
+        LOG_ERROR("store", "sqlite %s: disk full: writes fail until there is room", c->path);
+        return RS_ENOSPC;
     default:
         LOG_ERROR("store", "sqlite %s: %s (%d)", c->path, sqlite3_errmsg(c->db), rc);
         return RS_EIO;

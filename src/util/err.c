@@ -19,6 +19,7 @@ const char *rs_strerror(int err)
     case RS_EUNAVAIL: return "unavailable";
     case RS_EBUSY: return "busy";
     case RS_EUTF8: return "invalid UTF-8";
+    case RS_ENOSPC: return "storage full";
     default: return "unknown error";
     }
 }

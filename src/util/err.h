@@ -22,7 +22,8 @@ enum rs_err {
     RS_EUNAVAIL = -13,  /* a backend (database, Redis) is unavailable */
     RS_EBUSY = -14,     /* rate limited or at capacity: try later */
     RS_EUTF8 = -15,     /* text is not valid UTF-8 */
-    RS_ELIMIT_ = -16,   /* sentinel: keep last */
+    RS_ENOSPC = -16,    /* storage is full: writes fail, reads go on */
+    RS_ELIMIT_ = -17,   /* sentinel: keep last */
 };
 
 /* Human-readable name of an rs_err code ("protocol error"); never NULL. */
