@@ -341,9 +341,9 @@ else
         -- --users 50 --rate 50,500 --warmup 1 --measure 3
     DRIVER=wrk-http SROUNDS=2 scenario gql-user 25 5 roost:platform: node:gql-node: \
         -- /graphql setup-user -c 64 -d 2s
-    DRIVER=wrk-commit SROUNDS=2 scenario writes-sqlite 30 6 group:platform: 1tx:platform-1tx: \
+    DRIVER=wrk-commit SROUNDS=2 scenario writes-sqlite 30 8 group:platform: 1tx:platform-1tx: \
         -- /graphql setup-writes:32 -c 64 -d 3s
-    DRIVER=wrk-commit SROUNDS=2 with_pg writes-pg 30 7 group:platform-pg: 1tx:platform-pg-1tx: \
+    DRIVER=wrk-commit SROUNDS=2 with_pg writes-pg 30 8 group:platform-pg: 1tx:platform-pg-1tx: \
         -- /graphql setup-writes:32 -c 64 -d 3s
     scenario echo-c1000-s20 30 6 roost:roost: node:sio: "$F44" -- -x sio -m echo -c 1000 -s 20 $E
     scenario echo-c100-s1k 20 5 roost:roost: node:sio: floor:floor-echo:"-x tcp -s 1050" \
