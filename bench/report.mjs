@@ -19,6 +19,18 @@ const stamp = env.BENCH_STAMP ?? new Date().toISOString().replace(/[-:]/g, "").s
 const TARGETS = ["roost", "node", "floor"];
 const TARGET_TITLE = { roost: "roost", node: "Node.js", floor: "epoll floor" };
 const TARGET_COLOR = { roost: "#1b9e77", node: "#d95f02", floor: "#7570b3" };
+// the durable-writes scenarios compare roost with itself: group commit, one transaction per write
+const COMMIT_TARGETS = ["group", "1tx"];
+const COMMIT_TITLE = { group: "group commit", "1tx": "one transaction per write" };
+const COMMIT_COLOR = { group: "#1b9e77", "1tx": "#e7298a" };
+// the Node.js peer's column title, where it is not the socket.io conformance peer
+const PEER_TITLE = {
+    "ws-echo-c100-s20": "Node.js ws",
+    "chat-r50": "Node.js socket.io + graphql-http + better-sqlite3",
+    "chat-r200": "Node.js socket.io + graphql-http + better-sqlite3",
+    "chat-r500": "Node.js socket.io + graphql-http + better-sqlite3",
+    "gql-user": "Node.js graphql-http",
+};
 
 // What each scenario measures, and which figures its table shows.
 const SCENARIOS = {
@@ -36,6 +48,19 @@ const SCENARIOS = {
     "fanout-10000": ["Room fan-out: 10,000 members, 20 B event", "fanout"],
     "storm-ws": ["Connection storm: Socket.IO over WebSocket, 64 handshakes in flight", "storm"],
     "storm-poll": ["Connection storm: Socket.IO over long-polling, 64 handshakes in flight", "storm"],
+    "chat-r50": ["Durable chat end to end at 50 messages/s offered: 25 pairs (QUICK: 5), sendMessage " +
+        "over HTTP keep-alive → `chatroom` on the other member's socket", "chat"],
+    "chat-r200": ["Durable chat end to end at 200 messages/s offered (QUICK: 5 pairs)", "chat"],
+    "chat-r500": ["Durable chat end to end at 500 messages/s offered: 25 pairs", "chat"],
+    "gql-user": ["GraphQL query rate: `query { user(username:) { id username displayName } }`, " +
+        "64 connections (wrk, one thread)", "http"],
+    "healthz": ["GET /healthz, 64 keep-alive connections (wrk, one thread)", "http"],
+    "eio-open": ["Engine.IO polling handshakes: `GET /socket.io/?EIO=4&transport=polling`, " +
+        "64 connections (wrk, one thread)", "http"],
+    "writes-sqlite": ["Durable writes, SQLite (WAL, synchronous=FULL): concurrent sendMessage, " +
+        "64 connections (wrk), 16 rooms (QUICK: 4); latency = request until the committed answer", "commit"],
+    "writes-pg": ["Durable writes, PostgreSQL (throwaway local server): concurrent sendMessage, " +
+        "64 connections (wrk), 16 rooms (QUICK: 4); latency = request until the committed answer", "commit"],
 };
 
 // [name, unit, getter, better]: better is "high" or "low". A getter returns undefined when the
@@ -58,6 +83,23 @@ const METRICS = {
         ["to last member p50", "ms", (r) => (r.rounds > 0 ? r.last_us.p50 / 1000 : undefined), "low"],
         ["to last member p99", "ms", (r) => (r.rounds > 0 ? r.last_us.p99 / 1000 : undefined), "low"],
         ["per member p50", "µs", (r) => (r.rounds > 0 ? r.per_member_us : undefined), "low"],
+    ],
+    chat: [
+        ["delivered messages/s", "", (r) => (r.measure_s > 0 ? r.rate : undefined), "high"],
+        ["send → chatroom p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
+        ["send → chatroom p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
+        ["sendMessage answered p50", "ms", (r) => some(r, r.ack_us.p50 / 1000), "low"],
+        ["offered but not sent (16 in flight per sender)", "", (r) => (r.measure_s > 0 ? r.missed : undefined), "low"],
+    ],
+    http: [
+        ["requests/s", "", (r) => r.rate, "high"],
+        ["latency p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
+        ["latency p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
+    ],
+    commit: [
+        ["writes/s", "", (r) => r.rate, "high"],
+        ["commit latency p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
+        ["commit latency p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
     ],
     storm: [
         ["handshakes/s", "", (r) => r.rate, "high"],
@@ -239,11 +281,15 @@ lines.push("");
 for (const [scen, [title, kind]] of Object.entries(SCENARIOS)) {
     const s = summary[scen];
     if (!s) continue;
-    const present = TARGETS.filter((t) => s[t] || (t === "roost" && kind !== undefined));
-    const hasFloor = !!s.floor;
     lines.push(`#### ${scen}: ${title}`);
     lines.push("");
-    const head = ["metric", "roost", TARGET_TITLE.node + (scen.startsWith("ws-") ? " ws" : " socket.io")];
+    if (kind === "commit") {
+        commitTable(s, kind);
+        continue;
+    }
+    const present = TARGETS.filter((t) => s[t] || (t === "roost" && kind !== undefined));
+    const hasFloor = !!s.floor;
+    const head = ["metric", "roost", PEER_TITLE[scen] ?? "Node.js socket.io"];
     if (hasFloor) head.push("epoll floor");
     head.push("roost vs Node.js");
     if (hasFloor) head.push("roost vs floor");
@@ -267,15 +313,35 @@ for (const [scen, [title, kind]] of Object.entries(SCENARIOS)) {
     if (notes.length) lines.push("", `Notes: ${notes.join("; ")}.`);
     lines.push("");
 }
-lines.push("#### Not measured yet");
-lines.push("");
 const skipped = (env.BENCH_SKIPPED ?? "").split(" ").filter(Boolean);
-if (skipped.length)
-    lines.push(`- Skipped in this run to stay within the time budget: ${skipped.join(", ")}.`);
-lines.push("- Durable chat end to end and the GraphQL query rate need roost's storage and social " +
-    "API (and a Node.js peer of the seed's stack); they join this table when those land.");
-lines.push("");
+if (skipped.length) {
+    lines.push("#### Not measured in this run");
+    lines.push("");
+    lines.push(`- Skipped to stay within the time budget (or PostgreSQL missing): ${skipped.join(", ")}.`);
+    lines.push("");
+}
 const markdown = lines.join("\n");
+
+// group commit against one transaction per write: roost against itself, no peer
+function commitTable(s, kind) {
+    const head = ["metric", COMMIT_TITLE.group, COMMIT_TITLE["1tx"], "group vs one per write"];
+    lines.push(`| ${head.join(" | ")} |`);
+    lines.push(`|${head.map(() => "---").join("|")}|`);
+    for (const [name, unit, , better] of METRICS[kind]) {
+        const g = s.group?.metrics?.[name]?.median;
+        const o = s["1tx"]?.metrics?.[name]?.median;
+        lines.push(`| ${unit ? `${name} (${unit})` : name} | ${cell(s.group, name, unit)} | ` +
+            `${cell(s["1tx"], name, unit)} | ${ratio(g, o, better)} |`);
+    }
+    const notes = [];
+    for (const t of COMMIT_TARGETS) {
+        const x = s[t];
+        if (x?.failed) notes.push(`${COMMIT_TITLE[t]}: ${x.failed} of ${x.runs} runs failed`);
+        if (x?.errors) notes.push(`${COMMIT_TITLE[t]}: ${x.errors} errors`);
+    }
+    if (notes.length) lines.push("", `Notes: ${notes.join("; ")}.`);
+    lines.push("");
+}
 
 // ---- files --------------------------------------------------------------------------------
 fs.mkdirSync(results, { recursive: true });
@@ -325,12 +391,12 @@ function plots() {
     fs.rmSync(plotDir, { recursive: true, force: true });
     fs.mkdirSync(plotDir, { recursive: true });
     const prefix = publish ? "" : "quick-";
-    const series = (kind, metric, scale = 1) => {
+    const series = (kind, metric, scale = 1, targets = TARGETS) => {
         const rows = [];
         for (const [scen, [, k]] of Object.entries(SCENARIOS)) {
             if (k !== kind || !summary[scen]) continue;
             const cols = [scen];
-            for (const t of TARGETS) {
+            for (const t of targets) {
                 const x = summary[scen][t]?.metrics?.[metric];
                 cols.push(...(x ? [x.median * scale, x.min * scale, x.max * scale] : ["?", "?", "?"]));
             }
@@ -344,21 +410,27 @@ function plots() {
         ["idle-memory", "Idle connection: server RSS growth per connection (KiB)", "KiB", series("idle", "KiB per connection"), false],
         ["fanout", "Fan-out: time until the last member has the event, p50 (ms)", "ms", series("fanout", "to last member p50"), false],
         ["storm", "Connection storm: handshakes per second", "handshakes/s", series("storm", "handshakes/s"), false],
+        ["chat-latency", "Durable chat: sendMessage sent until the other member has `chatroom`, p50 (ms, log scale)",
+            "ms", series("chat", "send → chatroom p50"), true],
+        ["http-rate", "HTTP: requests per second (wrk, log scale)", "requests/s", series("http", "requests/s"), true],
+        ["durable-writes", "Durable writes per second: group commit vs one transaction per write", "writes/s",
+            series("commit", "writes/s", 1, COMMIT_TARGETS), false, COMMIT_TARGETS],
     ];
     let script = "set terminal svg size 960,480 dynamic enhanced font 'sans,11' background rgb 'white'\n" +
         "set datafile missing '?'\nset style data histograms\nset style histogram errorbars gap 2 lw 1\n" +
         "set style fill solid 0.8 border -1\nset key top left\nset grid ytics\nset xtics rotate by -20\n" +
         "set yrange [0:*]\n";
     let made = 0;
-    for (const [name, title, ylabel, rows, log] of charts) {
+    for (const [name, title, ylabel, rows, log, targets = TARGETS] of charts) {
         if (!rows.length) continue;
         const dat = path.join(plotDir, `${name}.dat`);
         fs.writeFileSync(dat, rows.join("\n") + "\n");
         // a series with no figure at all (roost not measured yet) would stop gnuplot
-        const cols = TARGETS.map((t, i) => {
+        const cols = targets.map((t, i) => {
             const c = 2 + 3 * i;
             if (rows.every((r) => r.split(" ")[c - 1] === "?")) return null;
-            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${TARGET_TITLE[t]}' lc rgb '${TARGET_COLOR[t]}'`;
+            const ttl = TARGET_TITLE[t] ?? COMMIT_TITLE[t];
+            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${ttl}' lc rgb '${TARGET_COLOR[t] ?? COMMIT_COLOR[t]}'`;
         }).filter(Boolean);
         if (!cols.length) continue;
         script += `set output '${results}/${prefix}${name}.svg'\nset title "${title}"\nset ylabel "${ylabel}"\n`;

@@ -36,9 +36,10 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 RAW=$OUT/runs-$STAMP.jsonl
 PING=(--ping-interval 25000 --ping-timeout 20000)
 T_START=$(date +%s)
-BUDGET_S=${BUDGET_S:-$([ "$QUICK" = 1 ] && echo 100 || echo 840)}
+BUDGET_S=${BUDGET_S:-$([ "$QUICK" = 1 ] && echo 160 || echo 840)}
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 SKIPPED=()
+DRIVER=loadgen # who drives a scenario: loadgen, chat (chat-load.mjs), wrk-http, wrk-commit (wrk)
 
 say() { printf '%s\n' "bench: $*" >&2; }
 
@@ -72,6 +73,18 @@ if ! command -v gnuplot >/dev/null; then
     fi
 fi
 
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        say "installing wrk (Debian) for the HTTP scenarios"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk \
+            >/dev/null || say "could not install wrk: the HTTP scenarios fail"
+    else
+        say "wrk missing (sudo apt-get install wrk): the HTTP scenarios fail"
+    fi
+fi
+# the budget counts measurements, not the one-off npm ci (better-sqlite3 compiles for minutes)
+T_START=$(date +%s)
+
 ROOST_OK=1
 if [ ! -x "$ROOST" ]; then
     say "roost binary missing ($ROOST): build it with 'make build'; roost rows are skipped"
@@ -93,7 +106,25 @@ wait_port() { # port pid: up to 10 s for the server to accept
 # start_server KIND PORT: starts it pinned to SERVER_CPU; sets SERVER_PID. Non-zero on failure.
 start_server() {
     local kind=$1 port=$2 log=$OUT/server-$kind.log
+    # platform servers get a fresh database per run (removed by stop_server)
+    DB_DIR=$OUT/db-$port
+    rm -rf "$DB_DIR"
+    mkdir -p "$DB_DIR"
+    local plat=(--listen "127.0.0.1:$port" --threads 1 --web-root "$DB_DIR" "${PING[@]}")
     case $kind in
+    platform) taskset -c "$SERVER_CPU" "$ROOST" "${plat[@]}" --store "sqlite:$DB_DIR/roost.db" \
+        >"$log" 2>&1 & ;;
+    platform-1tx) taskset -c "$SERVER_CPU" "$ROOST" "${plat[@]}" --store "sqlite:$DB_DIR/roost.db" \
+        --no-group-commit >"$log" 2>&1 & ;;
+    platform-pg | platform-pg-1tx)
+        [ -n "$PG_URL" ] || return 1
+        local one=()
+        [ "$kind" = platform-pg-1tx ] && one=(--no-group-commit)
+        taskset -c "$SERVER_CPU" "$ROOST" "${plat[@]}" --store "$PG_URL" "${one[@]}" >"$log" 2>&1 & ;;
+    chat-node) taskset -c "$SERVER_CPU" node bench/peers/chat-server.mjs --listen "127.0.0.1:$port" \
+        --db "$DB_DIR/chat.db" "${PING[@]}" >"$log" 2>&1 & ;;
+    gql-node) taskset -c "$SERVER_CPU" node bench/peers/graphql-server.mjs --listen "127.0.0.1:$port" \
+        --db "$DB_DIR/gql.db" >"$log" 2>&1 & ;;
     roost) taskset -c "$SERVER_CPU" "$ROOST" --conformance --listen "127.0.0.1:$port" --threads 1 \
         "${PING[@]}" >"$log" 2>&1 & ;;
     sio) taskset -c "$SERVER_CPU" node bench/peers/sio-server.mjs --listen "127.0.0.1:$port" \
@@ -121,8 +152,18 @@ stop_server() { # SIGTERM, then SIGKILL after 3 s: a server that ignores TERM mu
     kill -9 "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
+    [ -z "$DB_DIR" ] || rm -rf "$DB_DIR"
+    DB_DIR=
 }
-trap 'stop_server' EXIT INT TERM
+DB_DIR=
+PG_URL=
+stop_pg() { # the throwaway PostgreSQL of the writes-pg scenario, by its URL
+    [ -n "$PG_URL" ] || return 0
+    scripts/pg-test.sh stop "$PG_URL" >/dev/null 2>&1 || say "could not stop PostgreSQL at $PG_URL"
+    PG_URL=
+}
+trap 'stop_server; stop_pg' EXIT INT TERM
+is_roost() { case $1 in roost* | platform*) return 0 ;; esac; return 1; } # server kind
 
 # ---- one measurement --------------------------------------------------------------------
 # run_one SCENARIO TARGET ROUND SERVER_KIND BOUND_S -- LOADGEN_ARGS...
@@ -130,11 +171,11 @@ run_one() {
     local scen=$1 target=$2 round=$3 kind=$4 bound=$5
     shift 6
     local label="$scen|$target|$round"
-    if [ "$target" = roost ] && [ "$ROOST_OK" = 0 ]; then return 0; fi
+    if is_roost "$kind" && [ "$ROOST_OK" = 0 ]; then return 0; fi
     PORT=$((PORT + 1))
     [ "$PORT" -lt 60000 ] || PORT=${PORT_BASE:-17000}
     if ! start_server "$kind" "$PORT"; then
-        if [ "$target" = roost ]; then
+        if [ "$target" = roost ] && [ "$kind" = roost ]; then
             say "roost did not start in --conformance mode ($(tail -n 1 $OUT/server-roost.log 2>/dev/null)); roost rows are skipped"
             ROOST_OK=0
         else
@@ -143,23 +184,65 @@ run_one() {
         printf '{"label":"%s","error":"server did not start"}\n' "$label" >>"$RAW"
         return 0
     fi
-    local line
-    line=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" $OUT/loadgen -a "127.0.0.1:$PORT" \
-        -T "$bound" -l "$label" -p "$SERVER_PID" "$@" 2>>$OUT/loadgen.log) || true
+    local lines line
+    case $DRIVER in
+    loadgen) lines=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" $OUT/loadgen \
+        -a "127.0.0.1:$PORT" -T "$bound" -l "$label" -p "$SERVER_PID" "$@" 2>>$OUT/loadgen.log) ||
+        true ;;
+    chat) lines=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" node bench/chat-load.mjs \
+        --url "http://127.0.0.1:$PORT" --label "$label" --bound "$bound" "$@" \
+        2>>$OUT/chat-load.log) || true ;;
+    wrk-*) lines=$(run_wrk "$label" "$bound" "$@") || true ;;
+    esac
     stop_server
-    if [ -z "$line" ]; then
-        line=$(printf '{"label":"%s","error":"loadgen failed"}' "$label")
-    fi
-    printf '%s\n' "$line" >>"$RAW"
-    say "$(printf '%-22s %-6s r%s %s' "$scen" "$target" "$round" "$(summary "$line")")"
+    [ -n "$lines" ] || lines=$(printf '{"label":"%s","error":"%s failed"}' "$label" "$DRIVER")
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$RAW"
+        say "$(printf '%-22s %-6s r%s %s' "$(node -p 'JSON.parse(process.argv[1]).label.split("|")[0]' \
+            "$line" 2>/dev/null || echo "$scen")" "$target" "$round" "$(summary "$line")")"
+    done <<<"$lines"
 }
+
+# run_wrk LABEL BOUND PATH SETUP WRK_ARGS...: Debian's wrk (one thread, on LOADGEN_CPU) against
+# PATH; SETUP is none, or a chat-load.mjs setup mode (setup-user, setup-writes:USERS) whose
+# request file wrk.lua rotates over. Prints one loadgen-like JSON line (mode from DRIVER).
+run_wrk() {
+    local label=$1 bound=$2 path=$3 setup=$4
+    shift 4
+    local reqfile=$OUT/wrk-requests.txt file=()
+    rm -f "$reqfile"
+    if [ "$setup" != none ]; then
+        local users=${setup#*:}
+        [ "$users" != "$setup" ] || users=1
+        timeout "$bound" taskset -c "$LOADGEN_CPU" node bench/chat-load.mjs \
+            --url "http://127.0.0.1:$PORT" --mode "${setup%%:*}" --users "$users" --out "$reqfile" \
+            --bound "$bound" 2>>$OUT/chat-load.log || return 1
+        file=(-- "$reqfile")
+    fi
+    local out
+    # one second unmeasured first: the JIT of the Node.js peers warms up, as in loadgen's -W
+    timeout 15 taskset -c "$LOADGEN_CPU" wrk -t 1 --timeout 5s "$@" -d 1s -s bench/wrk.lua \
+        "http://127.0.0.1:$PORT$path" "${file[@]}" >/dev/null 2>&1 || true
+    out=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" wrk -t 1 --timeout 5s "$@" \
+        -s bench/wrk.lua "http://127.0.0.1:$PORT$path" "${file[@]}" 2>>$OUT/wrk.log | grep '^{') ||
+        return 1
+    node -e '
+        const w = JSON.parse(process.argv[1]);
+        const s = w.duration_us / 1e6;
+        console.log(JSON.stringify({ label: process.argv[2], proto: "http", mode: process.argv[3],
+            target: process.argv[4], conns: Number(process.argv[5]), measure_s: s, msgs: w.requests,
+            rate: w.requests / s, lat_us: w.lat_us, bytes_in: w.bytes, errors: w.errors + w.non2xx,
+            non2xx: w.non2xx, timeout: false }));' \
+        "$out" "$label" "${DRIVER#wrk-}" "127.0.0.1:$PORT$path" "$(wrk_conns "$@")"
+}
+wrk_conns() { while [ $# -gt 0 ]; do [ "$1" = -c ] && { echo "$2"; return; }; shift; done; echo 0; }
 
 summary() { # one JSON line -> a short human summary
     node -e '
         const r = JSON.parse(process.argv[1]);
         const f = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
         let s = r.error ? "ERROR " + r.error : "";
-        if (r.mode === "echo" || r.mode === "storm")
+        if (r.mode === "echo" || r.mode === "storm" || r.proto === "http" || r.proto === "chat")
             s = `${f(r.rate)}/s  p50 ${f(r.lat_us.p50)} us  p99 ${f(r.lat_us.p99)} us`;
         if (r.mode === "idle") s = `${r.kib_per_conn.toFixed(2)} KiB/conn (${r.ready} conns)`;
         if (r.mode === "fanout")
@@ -179,18 +262,19 @@ scenario() {
     local targets=() n=0
     while [ "$1" != -- ]; do
         targets+=("$1")
-        [ "${1%%:*}" = roost ] && [ "$ROOST_OK" = 0 ] || n=$((n + 1))
+        local k=${1#*:}
+        is_roost "${k%%:*}" && [ "$ROOST_OK" = 0 ] || n=$((n + 1))
         shift
     done
     shift
-    local elapsed=$(($(date +%s) - T_START))
-    if [ $((elapsed + est * n * ROUNDS)) -gt "$BUDGET_S" ]; then
+    local elapsed=$(($(date +%s) - T_START)) rounds=${SROUNDS:-$ROUNDS}
+    if [ $((elapsed + est * n * rounds)) -gt "$BUDGET_S" ]; then
         say "skipping $name: it would end past the ${BUDGET_S}s budget (at ${elapsed}s now)"
         SKIPPED+=("$name")
         return 0
     fi
     local r t
-    for r in $(seq 1 "$ROUNDS"); do
+    for r in $(seq 1 "$rounds"); do
         for t in "${targets[@]}"; do
             local target=${t%%:*} rest=${t#*:}
             local kind=${rest%%:*} extra=${rest#*:}
@@ -198,6 +282,20 @@ scenario() {
             run_one "$name" "$target" "$r" "$kind" "$bound" -- "$@" $extra
         done
     done
+}
+
+# with_pg SCENARIO_ARGS...: the scenario against a throwaway PostgreSQL (scripts/pg-test.sh,
+# pinned to the server's CPU like the server), stopped by its URL afterwards.
+with_pg() {
+    [[ $1 =~ $ONLY ]] && [ "$ROOST_OK" = 1 ] || return 0
+    if ! PG_URL=$(taskset -c "$SERVER_CPU" scripts/pg-test.sh start 2>>$OUT/pg.log); then
+        say "PostgreSQL did not start (see $OUT/pg.log): $1 skipped"
+        PG_URL=
+        SKIPPED+=("$1")
+        return 0
+    fi
+    scenario "$@"
+    stop_pg
 }
 
 # ---- the scenarios ----------------------------------------------------------------------
@@ -214,11 +312,22 @@ if [ "$QUICK" = 1 ]; then
     scenario idle-2000 30 5 roost:roost: node:sio: -- -x sio -m idle -c 2000 -W 1
     scenario fanout-1000 30 4 roost:roost: node:sio: floor:floor-fanout:"-x tcp -s 45" \
         -- -x sio -m fanout -c 1000 -s 20 -k 10 -W 0.3
+    DRIVER=chat scenario chat 40 8 roost:platform: node:chat-node: \
+        -- --users 10 --rate 50,200 --warmup 0.5 --measure 1
+    DRIVER=wrk-http scenario gql-user 20 3 roost:platform: node:gql-node: \
+        -- /graphql setup-user -c 64 -d 1s
+    DRIVER=wrk-commit scenario writes-sqlite 20 3 group:platform: 1tx:platform-1tx: \
+        -- /graphql setup-writes:8 -c 64 -d 1s
+    DRIVER=wrk-commit with_pg writes-pg 20 3 group:platform-pg: 1tx:platform-pg-1tx: \
+        -- /graphql setup-writes:8 -c 64 -d 1s
     scenario ws-echo-c100-s20 10 3 roost:roost:"-u /ws-echo" node:ws: floor:floor-echo:"-x tcp -s 26" \
         -- -x ws -m echo -c 100 -s 20 $E
     scenario poll-echo-c100-s20 10 3 roost:roost: node:sio: -- -x sio-poll -m echo -c 100 -s 20 $E
     scenario storm-ws 10 3 roost:roost: node:sio: -- -x sio -m storm -c 64 $E
     scenario storm-poll 10 3 roost:roost: node:sio: -- -x sio-poll -m storm -c 64 $E
+    DRIVER=wrk-http scenario healthz 10 2 roost:roost: node:sio: -- /healthz none -c 64 -d 1s
+    DRIVER=wrk-http scenario eio-open 10 2 roost:roost: node:sio: \
+        -- "/socket.io/?EIO=4&transport=polling" none -c 64 -d 1s
 else
     E="-W 1 -M 3"
     scenario echo-c100-s20 20 5 roost:roost: node:sio: "$F44" -- -x sio -m echo -c 100 -s 20 $E
@@ -227,6 +336,15 @@ else
     scenario idle-19000 60 22 roost:roost: node:sio: -- -x sio -m idle -c 19000 -W 2
     scenario fanout-10000 80 15 roost:roost: node:sio: floor:floor-fanout:"-x tcp -s 45" \
         -- -x sio -m fanout -c 10000 -s 20 -k 20 -W 0.5
+    # the platform scenarios (issues 6, 8, 9): 2 rounds, short windows, to fit the budget
+    DRIVER=chat SROUNDS=2 scenario chat 60 15 roost:platform: node:chat-node: \
+        -- --users 50 --rate 50,500 --warmup 1 --measure 3
+    DRIVER=wrk-http SROUNDS=2 scenario gql-user 25 5 roost:platform: node:gql-node: \
+        -- /graphql setup-user -c 64 -d 2s
+    DRIVER=wrk-commit SROUNDS=2 scenario writes-sqlite 30 8 group:platform: 1tx:platform-1tx: \
+        -- /graphql setup-writes:32 -c 64 -d 3s
+    DRIVER=wrk-commit SROUNDS=2 with_pg writes-pg 30 8 group:platform-pg: 1tx:platform-pg-1tx: \
+        -- /graphql setup-writes:32 -c 64 -d 3s
     scenario echo-c1000-s20 30 6 roost:roost: node:sio: "$F44" -- -x sio -m echo -c 1000 -s 20 $E
     scenario echo-c100-s1k 20 5 roost:roost: node:sio: floor:floor-echo:"-x tcp -s 1050" \
         -- -x sio -m echo -c 100 -s 1024 $E
@@ -240,6 +358,9 @@ else
     scenario storm-ws 20 5 roost:roost: node:sio: -- -x sio -m storm -c 64 $E
     scenario storm-poll 20 5 roost:roost: node:sio: -- -x sio-poll -m storm -c 64 $E
     scenario poll-echo-c100-s20 20 5 roost:roost: node:sio: -- -x sio-poll -m echo -c 100 -s 20 $E
+    DRIVER=wrk-http SROUNDS=2 scenario healthz 15 4 roost:roost: node:sio: -- /healthz none -c 64 -d 2s
+    DRIVER=wrk-http SROUNDS=2 scenario eio-open 15 4 roost:roost: node:sio: \
+        -- "/socket.io/?EIO=4&transport=polling" none -c 64 -d 2s
 fi
 
 # ---- report -----------------------------------------------------------------------------

@@ -47,6 +47,11 @@ function loopbackOnly(listen) {
 const opts = parseArgs(process.argv);
 const { host, port } = loopbackOnly(opts.listen);
 const httpServer = http.createServer((req, res) => {
+    // roost serves GET /healthz in every mode; the peer answers it the same way
+    if (req.url === "/healthz") {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        return res.end('{"status":"ok"}');
+    }
     res.writeHead(404, { "Content-Type": "text/plain" });
     res.end("not found\n");
 });
