@@ -731,7 +731,20 @@ static void conn_process(conn_t *c, char *data, size_t len)
         if (c->h == h) break; /* same handler: it took what it could */
     }
     c->flags &= ~CF_IN_DATA;
-    if (c->flags & CF_MIGRATE) return; /* the new owner got its input from conn_migrate */
+    if (c->flags & CF_MIGRATE) {
+        /* What the handler left (pipelined bytes) follows the handed-over input. */
+        struct migrate_msg *m = c->migrate;
+        size_t rest = len - off;
+        if (m && rest) {
+            char *p = realloc(m->input, m->input_len + rest);
+            if (p) {
+                memcpy(p + m->input_len, data + off, rest);
+                m->input = p;
+                m->input_len += rest;
+            }
+        }
+        return;
+    }
     size_t rest = len - off;
     if (data == c->in) {
         if (off) memmove(c->in, c->in + off, rest);
@@ -1080,6 +1093,8 @@ static void adopt_cb(void *arg)
     }
     free(m->input);
     free(m);
+    /* OpenSSL may hold decrypted bytes epoll cannot signal: look once. */
+    if (c->ssl && !(c->flags & (CF_CLOSING | CF_MIGRATE))) conn_on_readable(c);
 }
 
 /* ---- listeners ---- */
