@@ -73,8 +73,10 @@ struct sio_server {
     loop_t *const *loops;
     int nloops;
     pthread_mutex_t nsp_lock; /* guards nsps during dynamic creation */
-    sio_nsp_t **nsps;
-    size_t nnsps;
+    sio_nsp_t **nsps;         /* read without the lock by workers and the adapter thread */
+    size_t nnsps, nsps_cap;
+    sio_nsp_t ***retired;     /* outgrown arrays, kept until the server is freed (readers) */
+    size_t nretired;
     struct dyn *dyns;
     size_t ndyns;
     sio_adapter_ops_t adapter; /* cluster adapter hooks (zero: none) */
@@ -181,6 +183,8 @@ void sio_server_free(sio_server_t *srv)
     if (!srv) return;
     for (size_t i = 0; i < srv->nnsps; i++) nsp_free(srv->nsps[i]);
     free(srv->nsps);
+    for (size_t i = 0; i < srv->nretired; i++) free(srv->retired[i]);
+    free(srv->retired);
     free(srv->dyns);
     pthread_mutex_destroy(&srv->nsp_lock);
     free(srv);
@@ -201,12 +205,23 @@ static sio_nsp_t *nsp_new(sio_server_t *srv, span_t name)
         free(n);
         return NULL;
     }
-    sio_nsp_t **v = realloc(srv->nsps, (srv->nnsps + 1) * sizeof *v);
-    if (!v) {
-        nsp_free(n);
-        return NULL;
+    sio_nsp_t **v = srv->nsps;
+    if (srv->nnsps == srv->nsps_cap) {
+        /* Never realloc: another thread may be walking the old array right now. It is kept
+         * (retired) and the new one published before the count that covers it. */
+        size_t cap = srv->nsps_cap ? srv->nsps_cap * 2 : 8;
+        sio_nsp_t ***r = realloc(srv->retired, (srv->nretired + 1) * sizeof *r);
+        if (r) srv->retired = r;
+        v = r ? malloc(cap * sizeof *v) : NULL;
+        if (!v) {
+            nsp_free(n);
+            return NULL;
+        }
+        if (srv->nnsps) memcpy(v, srv->nsps, srv->nnsps * sizeof *v);
+        if (srv->nsps) srv->retired[srv->nretired++] = srv->nsps;
+        srv->nsps_cap = cap;
+        __atomic_store_n(&srv->nsps, v, __ATOMIC_RELEASE);
     }
-    srv->nsps = v;
     /* Publish the namespace only once it is fully built: other workers read the array
      * without the lock (the count is written last, with release order). */
     v[srv->nnsps] = n;
@@ -218,8 +233,9 @@ static sio_nsp_t *nsp_new(sio_server_t *srv, span_t name)
 static sio_nsp_t *nsp_find(sio_server_t *srv, span_t name)
 {
     size_t n = __atomic_load_n(&srv->nnsps, __ATOMIC_ACQUIRE);
+    sio_nsp_t **v = __atomic_load_n(&srv->nsps, __ATOMIC_ACQUIRE);
     for (size_t i = 0; i < n; i++)
-        if (span_eq_cstr(name, srv->nsps[i]->name)) return srv->nsps[i];
+        if (span_eq_cstr(name, v[i]->name)) return v[i];
     return NULL;
 }
 
@@ -308,8 +324,9 @@ void sio_loop_counts(sio_server_t *srv, loop_t *l, size_t *sockets, size_t *room
 {
     *sockets = *rooms = 0;
     size_t n = __atomic_load_n(&srv->nnsps, __ATOMIC_ACQUIRE);
+    sio_nsp_t **v = __atomic_load_n(&srv->nsps, __ATOMIC_ACQUIRE);
     for (size_t i = 0; i < n; i++) {
-        struct nsp_loop *pl = &srv->nsps[i]->per[loop_index(l)];
+        struct nsp_loop *pl = &v[i]->per[loop_index(l)];
         *sockets += pl->nsockets;
         *rooms += pl->rooms.len;
     }

@@ -140,7 +140,7 @@ http {
     pid: child.pid,
     errors: () => { try { return readFileSync(path.join(prefix, 'logs', 'error.log'), 'utf8'); } catch { return ''; } },
     async stop() {
-      await stopChild(child, 'SIGQUIT');
+      await stopChild(child, 'SIGTERM'); // fast shutdown: do not wait for idle keep-alives
       rmSync(prefix, { recursive: true, force: true });
     },
   };
