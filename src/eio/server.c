@@ -91,17 +91,7 @@ const char *eio_remote_ip(const eio_session_t *s)
 
 span_t eio_handshake_cookie(const eio_session_t *s, const char *name)
 {
-    if (!s->cookies) return SPAN_NULL;
-    size_t nlen = strlen(name);
-    span_t rest = span_cstr(s->cookies);
-    while (rest.base) {
-        span_t item;
-        rest = span_split(rest, ';', &item);
-        item = span_trim(item);
-        if (item.len > nlen && memcmp(item.base, name, nlen) == 0 && item.base[nlen] == '=')
-            return span_make(item.base + nlen + 1, item.len - nlen - 1);
-    }
-    return SPAN_NULL;
+    return s->cookies ? http_cookie_get(span_cstr(s->cookies), name) : SPAN_NULL;
 }
 
 size_t eio_queued(const eio_session_t *s)

@@ -571,3 +571,17 @@ span_t http_query_get(span_t query, const char *key)
     }
     return SPAN_NULL;
 }
+
+span_t http_cookie_get(span_t header_value, const char *name)
+{
+    size_t nlen = strlen(name);
+    span_t rest = header_value;
+    while (rest.base) {
+        span_t item;
+        rest = span_split(rest, ';', &item);
+        item = span_trim(item);
+        if (item.len > nlen && memcmp(item.base, name, nlen) == 0 && item.base[nlen] == '=')
+            return span_make(item.base + nlen + 1, item.len - nlen - 1);
+    }
+    return SPAN_NULL;
+}

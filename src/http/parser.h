@@ -122,4 +122,8 @@ int http_percent_decode(span_t in, char *out, size_t cap);
  * "k" alone gives an empty, non-NULL span. */
 span_t http_query_get(span_t query, const char *key);
 
+/* Find a cookie's value in one Cookie header value ("a=1; b=2"). Returns the raw value,
+ * SPAN_NULL when absent. */
+span_t http_cookie_get(span_t header_value, const char *name);
+
 #endif

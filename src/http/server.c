@@ -227,17 +227,10 @@ void http_req_on_abort(http_req_t *r, void (*fn)(http_req_t *, void *), void *ar
 
 span_t http_req_cookie(const http_req_t *r, const char *name)
 {
-    size_t nlen = strlen(name);
     for (size_t i = 0; i < r->head.num_headers; i++) {
         if (!span_ieq_cstr(r->head.headers[i].name, "cookie")) continue;
-        span_t rest = r->head.headers[i].value;
-        while (rest.base) {
-            span_t item;
-            rest = span_split(rest, ';', &item);
-            item = span_trim(item);
-            if (item.len > nlen && memcmp(item.base, name, nlen) == 0 && item.base[nlen] == '=')
-                return span_make(item.base + nlen + 1, item.len - nlen - 1);
-        }
+        span_t v = http_cookie_get(r->head.headers[i].value, name);
+        if (v.base) return v;
     }
     return SPAN_NULL;
 }

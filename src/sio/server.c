@@ -491,6 +491,15 @@ static int send_text(sio_socket_t *s, buf_t *pkt, rbuf_t *const *bins, int nbins
     return rc;
 }
 
+/* A jansson array of arguments as the raw form wants it: the values without the brackets. */
+static int args_inner(const json_t *args, buf_t *text, span_t *inner)
+{
+    int rc = args ? rs_json_append(text, args) : 0;
+    if (!rc && args && (text->len < 2 || text->base[0] != '[')) rc = RS_EINVAL;
+    *inner = text->len >= 2 ? span_make(text->base + 1, text->len - 2) : SPAN_NULL;
+    return rc;
+}
+
 int sio_emit_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *binaries, int nbinaries)
 {
     if (!s->connected) return RS_ECLOSED;
@@ -515,9 +524,8 @@ int sio_emit(sio_socket_t *s, const char *event, const json_t *args, rbuf_t *con
     if (!s->connected) return RS_ECLOSED;
     if (s->nsp->recovery) {
         buf_t text = BUF_INIT;
-        int rc = args ? rs_json_append(&text, args) : 0;
-        if (!rc && args && (text.len < 2 || text.base[0] != '[')) rc = RS_EINVAL;
-        span_t inner = text.len >= 2 ? span_make(text.base + 1, text.len - 2) : SPAN_NULL;
+        span_t inner;
+        int rc = args_inner(args, &text, &inner);
         if (!rc) rc = sio_emit_raw(s, span_cstr(event), inner, binaries, nbinaries);
         buf_free(&text);
         return rc;
@@ -543,8 +551,8 @@ static void ack_timed_out(loop_timer_t *t)
     free(a);
 }
 
-int sio_emit_ack(sio_socket_t *s, const char *event, const json_t *args, uint32_t timeout_ms,
-                 sio_ack_fn cb, void *arg)
+static int emit_ack_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *bins, int nbins,
+                        uint32_t timeout_ms, sio_ack_fn cb, void *arg)
 {
     if (!s->connected) return RS_ECLOSED;
     struct pending_ack *a = calloc(1, sizeof *a);
@@ -556,8 +564,8 @@ int sio_emit_ack(sio_socket_t *s, const char *event, const json_t *args, uint32_
     a->s = s;
     buf_t pkt = BUF_INIT;
     int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_event(&pkt, span_cstr(s->nsp->name), a->id, span_cstr(event), args, 0);
-    if (!rc) rc = send_text(s, &pkt, NULL, 0);
+    if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), a->id, event, &args, 1, nbins);
+    if (!rc) rc = send_text(s, &pkt, bins, nbins);
     buf_free(&pkt);
     if (rc) {
         free(a);
@@ -568,6 +576,17 @@ int sio_emit_ack(sio_socket_t *s, const char *event, const json_t *args, uint32_
     loop_timer_start(eio_loop(s->client->eio), &a->timer,
                      timeout_ms ? timeout_ms : s->nsp->srv->cfg.ack_timeout_default_ms, ack_timed_out);
     return 0;
+}
+
+int sio_emit_ack(sio_socket_t *s, const char *event, const json_t *args, uint32_t timeout_ms,
+                 sio_ack_fn cb, void *arg)
+{
+    buf_t text = BUF_INIT;
+    span_t inner;
+    int rc = args_inner(args, &text, &inner);
+    if (!rc) rc = emit_ack_raw(s, span_cstr(event), inner, NULL, 0, timeout_ms, cb, arg);
+    buf_free(&text);
+    return rc;
 }
 
 int sio_ack_raw(sio_socket_t *s, int64_t ack_id, span_t args, rbuf_t *const *binaries, int nbinaries)
@@ -771,13 +790,8 @@ int sio_broadcast_raw(sio_nsp_t *nsp, const sio_bcast_t *b, span_t event, span_t
 int sio_broadcast(sio_nsp_t *nsp, const sio_bcast_t *b, const char *event, const json_t *args)
 {
     buf_t text = BUF_INIT;
-    int rc = 0;
-    if (args) {
-        /* The raw form wants the values without the brackets. */
-        rc = rs_json_append(&text, args);
-        if (!rc && (text.len < 2 || text.base[0] != '[')) rc = RS_EINVAL;
-    }
-    span_t inner = text.len >= 2 ? span_make(text.base + 1, text.len - 2) : SPAN_NULL;
+    span_t inner;
+    int rc = args_inner(args, &text, &inner);
     if (!rc) rc = sio_broadcast_raw(nsp, b, span_cstr(event), inner, NULL, 0);
     buf_free(&text);
     return rc;
@@ -1268,32 +1282,6 @@ fail:
     return NULL;
 }
 
-static int emit_ack_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *bins, int nbins,
-                        uint32_t timeout_ms, sio_ack_fn cb, void *arg)
-{
-    if (!s->connected) return RS_ECLOSED;
-    struct pending_ack *a = calloc(1, sizeof *a);
-    if (!a) return RS_ENOMEM;
-    a->id = s->next_ack_id++;
-    if (s->next_ack_id > SIO_ACK_ID_MAX) s->next_ack_id = 0;
-    a->cb = cb;
-    a->arg = arg;
-    a->s = s;
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), a->id, event, &args, 1, nbins);
-    if (!rc) rc = send_text(s, &pkt, bins, nbins);
-    buf_free(&pkt);
-    if (rc) {
-        free(a);
-        return rc;
-    }
-    a->next = s->acks;
-    s->acks = a;
-    loop_timer_start(eio_loop(s->client->eio), &a->timer,
-                     timeout_ms ? timeout_ms : s->nsp->srv->cfg.ack_timeout_default_ms, ack_timed_out);
-    return 0;
-}
 
 static void remote_ack_answer(sio_socket_t *s, int err, sio_event_t *ev, void *arg)
 {

@@ -7,6 +7,7 @@
 #include "http/mime.h"
 #include "http/status.h"
 #include "test.h"
+#include "http/parser.h"
 #include "util/err.h"
 
 static const char *mime(const char *path)
@@ -162,4 +163,20 @@ TEST(status_reasons)
     CHECK_EQ_STR(http_status_reason(505), "HTTP Version Not Supported");
     CHECK_EQ_STR(http_status_reason(599), "");
     CHECK_EQ_STR(http_status_reason(-1), "");
+}
+
+TEST(cookie_get_finds_values_and_misses_prefixes)
+{
+    span_t h = SPAN_LIT("id=12; secretkey=abc_DEF-1;  io=xyz; idx=9");
+    span_t v = http_cookie_get(h, "secretkey");
+    CHECK_EQ_MEM(v.base, v.len, "abc_DEF-1");
+    v = http_cookie_get(h, "id");
+    CHECK_EQ_MEM(v.base, v.len, "12");
+    v = http_cookie_get(h, "io");
+    CHECK_EQ_MEM(v.base, v.len, "xyz");
+    CHECK(http_cookie_get(h, "i").base == NULL);
+    CHECK(http_cookie_get(h, "nope").base == NULL);
+    CHECK(http_cookie_get(SPAN_LIT(""), "id").base == NULL);
+    v = http_cookie_get(SPAN_LIT("empty=; a=1"), "a");
+    CHECK_EQ_MEM(v.base, v.len, "1");
 }
