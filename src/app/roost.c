@@ -134,6 +134,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     loop_run(w->loop);
+    sio_thread_release();
     return NULL;
 }
 

@@ -491,6 +491,34 @@ static int send_text(sio_socket_t *s, buf_t *pkt, rbuf_t *const *bins, int nbins
     return rc;
 }
 
+/* Packets to one socket are encoded into one buffer per worker thread: no allocation per
+ * emit. A nested use (not expected: sending runs no callbacks) falls back to a local buffer. */
+static __thread buf_t scratch;
+static __thread int scratch_busy;
+
+static buf_t *scratch_take(buf_t *local)
+{
+    if (scratch_busy) return local;
+    scratch_busy = 1;
+    scratch.len = 0;
+    return &scratch;
+}
+
+static void scratch_give(buf_t *b, buf_t *local)
+{
+    if (b == local) {
+        buf_free(local);
+        return;
+    }
+    scratch_busy = 0;
+    if (b->cap > 65536) buf_free(b); /* do not keep a large message's buffer around */
+}
+
+void sio_thread_release(void)
+{
+    buf_free(&scratch);
+}
+
 /* A jansson array of arguments as the raw form wants it: the values without the brackets. */
 static int args_inner(const json_t *args, buf_t *text, span_t *inner)
 {
@@ -510,11 +538,11 @@ int sio_emit_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *const *bina
         sio_bcast_t b = {.rooms = &room, .nrooms = 1, .local = true};
         return sio_broadcast_raw(s->nsp, &b, event, args, binaries, nbinaries);
     }
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), SIO_NO_ACK, event, &args, 1, nbinaries);
-    if (!rc) rc = send_text(s, &pkt, binaries, nbinaries);
-    buf_free(&pkt);
+    buf_t local = BUF_INIT, *pkt = scratch_take(&local);
+    int rc = buf_append_byte(pkt, '4');
+    if (!rc) rc = sio_encode_event_raw(pkt, span_cstr(s->nsp->name), SIO_NO_ACK, event, &args, 1, nbinaries);
+    if (!rc) rc = send_text(s, pkt, binaries, nbinaries);
+    scratch_give(pkt, &local);
     return rc;
 }
 
@@ -530,11 +558,11 @@ int sio_emit(sio_socket_t *s, const char *event, const json_t *args, rbuf_t *con
         buf_free(&text);
         return rc;
     }
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_event(&pkt, span_cstr(s->nsp->name), SIO_NO_ACK, span_cstr(event), args, nbinaries);
-    if (!rc) rc = send_text(s, &pkt, binaries, nbinaries);
-    buf_free(&pkt);
+    buf_t local = BUF_INIT, *pkt = scratch_take(&local);
+    int rc = buf_append_byte(pkt, '4');
+    if (!rc) rc = sio_encode_event(pkt, span_cstr(s->nsp->name), SIO_NO_ACK, span_cstr(event), args, nbinaries);
+    if (!rc) rc = send_text(s, pkt, binaries, nbinaries);
+    scratch_give(pkt, &local);
     return rc;
 }
 
@@ -562,11 +590,11 @@ static int emit_ack_raw(sio_socket_t *s, span_t event, span_t args, rbuf_t *cons
     a->cb = cb;
     a->arg = arg;
     a->s = s;
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_event_raw(&pkt, span_cstr(s->nsp->name), a->id, event, &args, 1, nbins);
-    if (!rc) rc = send_text(s, &pkt, bins, nbins);
-    buf_free(&pkt);
+    buf_t local = BUF_INIT, *pkt = scratch_take(&local);
+    int rc = buf_append_byte(pkt, '4');
+    if (!rc) rc = sio_encode_event_raw(pkt, span_cstr(s->nsp->name), a->id, event, &args, 1, nbins);
+    if (!rc) rc = send_text(s, pkt, bins, nbins);
+    scratch_give(pkt, &local);
     if (rc) {
         free(a);
         return rc;
@@ -593,11 +621,11 @@ int sio_ack_raw(sio_socket_t *s, int64_t ack_id, span_t args, rbuf_t *const *bin
 {
     if (!s->connected) return RS_ECLOSED;
     if (ack_id < 0) return RS_EINVAL;
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_ack_raw(&pkt, span_cstr(s->nsp->name), ack_id, &args, 1, nbinaries);
-    if (!rc) rc = send_text(s, &pkt, binaries, nbinaries);
-    buf_free(&pkt);
+    buf_t local = BUF_INIT, *pkt = scratch_take(&local);
+    int rc = buf_append_byte(pkt, '4');
+    if (!rc) rc = sio_encode_ack_raw(pkt, span_cstr(s->nsp->name), ack_id, &args, 1, nbinaries);
+    if (!rc) rc = send_text(s, pkt, binaries, nbinaries);
+    scratch_give(pkt, &local);
     return rc;
 }
 
@@ -605,11 +633,11 @@ int sio_ack(sio_socket_t *s, int64_t ack_id, const json_t *args)
 {
     if (!s->connected) return RS_ECLOSED;
     if (ack_id < 0) return RS_EINVAL;
-    buf_t pkt = BUF_INIT;
-    int rc = buf_append_byte(&pkt, '4');
-    if (!rc) rc = sio_encode_ack(&pkt, span_cstr(s->nsp->name), ack_id, args, 0);
-    if (!rc) rc = send_text(s, &pkt, NULL, 0);
-    buf_free(&pkt);
+    buf_t local = BUF_INIT, *pkt = scratch_take(&local);
+    int rc = buf_append_byte(pkt, '4');
+    if (!rc) rc = sio_encode_ack(pkt, span_cstr(s->nsp->name), ack_id, args, 0);
+    if (!rc) rc = send_text(s, pkt, NULL, 0);
+    scratch_give(pkt, &local);
     return rc;
 }
 

@@ -190,6 +190,9 @@ int sio_broadcast_remote_ack(sio_server_t *srv, const char *nsp, const sio_bcast
                              span_t args, rbuf_t *const *bins, int nbins, uint32_t timeout_ms,
                              const sio_remote_ack_ops_t *ops, void *arg);
 
+/* Release this worker thread's encoding buffer (call when a worker thread ends). */
+void sio_thread_release(void);
+
 /* Counters for /metrics (process-wide). */
 typedef struct sio_stats {
     uint64_t connects, disconnects, events_in, events_out, broadcasts, broadcast_deliveries,
