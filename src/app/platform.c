@@ -399,4 +399,33 @@ void platform_metrics(buf_t *out, void *arg)
     series(out, "roost_store_queued", "gauge", "store writes waiting", st.queued);
     series(out, "roost_store_reconnects_total", "counter", "PostgreSQL reconnections",
            st.reconnects);
+    /* Prometheus histograms: cumulative buckets, then _sum and _count. */
+    static const uint64_t ms_bounds[] = STORE_COMMIT_MS_BOUNDS;
+    static const uint64_t batch_bounds[] = STORE_BATCH_BOUNDS;
+    uint64_t cum = 0;
+    buf_appendf(out, "# HELP roost_store_commit_seconds time from BEGIN to COMMIT of a store transaction\n"
+                     "# TYPE roost_store_commit_seconds histogram\n");
+    for (int i = 0; i < STORE_COMMIT_BUCKETS; i++) {
+        cum += st.commit_ms_hist[i];
+        if (i < STORE_COMMIT_BUCKETS - 1)
+            buf_appendf(out, "roost_store_commit_seconds_bucket{le=\"%.3f\"} %llu\n", ms_bounds[i] / 1000.0,
+                        (unsigned long long)cum);
+        else
+            buf_appendf(out, "roost_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    buf_appendf(out, "roost_store_commit_seconds_sum %.6f\nroost_store_commit_seconds_count %llu\n",
+                st.commit_us_sum / 1e6, (unsigned long long)cum);
+    cum = 0;
+    buf_appendf(out, "# HELP roost_store_commit_batch_size writes committed together in one transaction\n"
+                     "# TYPE roost_store_commit_batch_size histogram\n");
+    for (int i = 0; i < STORE_BATCH_BUCKETS; i++) {
+        cum += st.batch_hist[i];
+        if (i < STORE_BATCH_BUCKETS - 1)
+            buf_appendf(out, "roost_store_commit_batch_size_bucket{le=\"%llu\"} %llu\n",
+                        (unsigned long long)batch_bounds[i], (unsigned long long)cum);
+        else
+            buf_appendf(out, "roost_store_commit_batch_size_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    buf_appendf(out, "roost_store_commit_batch_size_sum %llu\nroost_store_commit_batch_size_count %llu\n",
+                (unsigned long long)st.batch_sum, (unsigned long long)cum);
 }

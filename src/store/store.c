@@ -412,8 +412,26 @@ static void complete(store_t *s, struct store_req *req)
     }
 }
 
-static void count(store_t *s, struct store_req *list, uint64_t committed_txns, uint64_t batch)
+static uint64_t now_us(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static size_t bucket(uint64_t v, const uint64_t *bounds, size_t nbounds)
+{
+    size_t i = 0;
+    while (i < nbounds && v > bounds[i]) i++;
+    return i;
+}
+
+/* took_us: begin to commit of the transaction(s) counted here. */
+static void count(store_t *s, struct store_req *list, uint64_t committed_txns, uint64_t batch,
+                  uint64_t took_us)
+{
+    static const uint64_t ms_bounds[] = STORE_COMMIT_MS_BOUNDS;
+    static const uint64_t batch_bounds[] = STORE_BATCH_BOUNDS;
     uint64_t n = 0, failed = 0;
     for (struct store_req *r = list; r; r = r->next) {
         n++;
@@ -424,6 +442,12 @@ static void count(store_t *s, struct store_req *list, uint64_t committed_txns, u
     s->stats.writes_failed += failed;
     s->stats.transactions += committed_txns;
     if (batch > s->stats.batch_max) s->stats.batch_max = batch;
+    if (committed_txns) {
+        s->stats.commit_ms_hist[bucket((took_us + 999) / 1000, ms_bounds, 10)]++;
+        s->stats.commit_us_sum += took_us;
+        s->stats.batch_hist[bucket(batch, batch_bounds, 11)]++;
+        s->stats.batch_sum += batch;
+    }
     pthread_mutex_unlock(&s->stats_mu);
 }
 
@@ -577,8 +601,9 @@ static void one_by_one(store_t *s, struct store_req *list)
     for (struct store_req *r = list; r; r = next) {
         next = r->next;
         r->next = NULL;
+        uint64_t t0 = now_us();
         bool ok = s->be->pipe_begin ? run_pipelined(s, r) == BATCH_COMMITTED : run_single(s, r);
-        count(s, r, ok, 1);
+        count(s, r, ok, 1, now_us() - t0);
         complete(s, r);
     }
 }
@@ -590,6 +615,7 @@ static void run_batch(store_t *s, struct store_req *list, uint64_t n)
         one_by_one(s, list);
         return;
     }
+    uint64_t t0 = now_us();
     int outcome = s->be->pipe_begin ? run_pipelined(s, list) : run_group(s, list);
     if (outcome == BATCH_RETRY_SINGLY) {
         LOG_WARN("store", "group commit of %llu writes failed; retrying them one by one",
@@ -598,7 +624,7 @@ static void run_batch(store_t *s, struct store_req *list, uint64_t n)
         return;
     }
     bool ok = outcome == BATCH_COMMITTED;
-    count(s, list, ok, ok ? n : 0);
+    count(s, list, ok, ok ? n : 0, now_us() - t0);
     struct store_req *next;
     for (struct store_req *r = list; r; r = next) {
         next = r->next;

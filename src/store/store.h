@@ -172,6 +172,12 @@ int store_check(store_t *s, buf_t *report);
 /* "sqlite" or "postgres". */
 const char *store_backend_name(const store_t *s);
 
+/* Histogram bucket upper bounds (inclusive); the last bucket is +Inf. */
+#define STORE_COMMIT_MS_BOUNDS {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
+#define STORE_BATCH_BOUNDS {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
+#define STORE_COMMIT_BUCKETS 11 /* 10 bounds + Inf */
+#define STORE_BATCH_BUCKETS 12  /* 11 bounds + Inf */
+
 struct store_stats {
     uint64_t writes;        /* write requests completed (success or failure) */
     uint64_t writes_failed; /* of which completed with an error */
@@ -179,6 +185,12 @@ struct store_stats {
     uint64_t batch_max;     /* largest number of writes committed in one transaction */
     uint64_t queued;        /* writes waiting right now */
     uint64_t reconnects;    /* PostgreSQL reconnections */
+    /* Committed transactions by duration (begin to commit, in ms) and by writes per commit:
+     * counts per bucket (not cumulative), and the sum of durations in microseconds. */
+    uint64_t commit_ms_hist[STORE_COMMIT_BUCKETS];
+    uint64_t commit_us_sum;
+    uint64_t batch_hist[STORE_BATCH_BUCKETS];
+    uint64_t batch_sum; /* writes committed, summed over the transactions counted above */
 };
 void store_stats_get(store_t *s, struct store_stats *out);
 
