@@ -440,7 +440,7 @@ static eio_session_t *session_new(eio_server_t *srv, loop_t *l, span_t cookie, c
     struct eio_loop *pl = &srv->per[loop_index(l)];
     do make_sid(s->sid, loop_index(l));
     while (map_get(&pl->sessions, span_make(s->sid, SID_LEN)));
-    if (map_put(&pl->sessions, span_make(s->sid, SID_LEN), s)) {
+    if (map_put_borrowed(&pl->sessions, span_make(s->sid, SID_LEN), s)) {
         free(s->cookies);
         free(s);
         return NULL;

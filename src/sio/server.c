@@ -848,7 +848,7 @@ static int nsp_add_socket(struct nsp_loop *pl, sio_socket_t *s)
         pl->sockets = v;
         pl->cap = cap;
     }
-    if (map_put(&pl->by_id, span_cstr(s->id), s)) return RS_ENOMEM;
+    if (map_put_borrowed(&pl->by_id, span_cstr(s->id), s)) return RS_ENOMEM;
     s->nsp_idx = pl->nsockets;
     pl->sockets[pl->nsockets++] = s;
     return 0;

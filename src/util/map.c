@@ -5,6 +5,9 @@
 
 #include "util/err.h"
 
+#define BORROWED 0x80000000u
+#define KLEN(e) ((e)->klen & ~BORROWED)
+
 uint32_t map_hash(span_t key)
 {
     /* FNV-1a; keys are server-generated ids and room names, but rooms come from app code
@@ -26,7 +29,7 @@ static map_entry_t *find(const map_t *m, span_t key, uint32_t h)
     for (;;) {
         map_entry_t *e = &m->slots[i];
         if (!e->key) return NULL;
-        if (e->hash == h && e->klen == key.len && memcmp(e->key, key.base, key.len) == 0) return e;
+        if (e->hash == h && KLEN(e) == key.len && memcmp(e->key, key.base, key.len) == 0) return e;
         i = (i + 1) & (m->cap - 1);
     }
 }
@@ -54,8 +57,9 @@ static int grow(map_t *m)
     return 0;
 }
 
-int map_put(map_t *m, span_t key, void *value)
+static int put(map_t *m, span_t key, void *value, int borrow)
 {
+    if (key.len >= BORROWED) return RS_ETOOBIG;
     uint32_t h = map_hash(key);
     map_entry_t *e = find(m, key, h);
     if (e) {
@@ -63,14 +67,29 @@ int map_put(map_t *m, span_t key, void *value)
         return 0;
     }
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m)) return RS_ENOMEM;
-    char *k = malloc(key.len ? key.len : 1);
-    if (!k) return RS_ENOMEM;
-    if (key.len) memcpy(k, key.base, key.len);
+    char *k;
+    if (borrow) {
+        k = (char *)key.base;
+    } else {
+        k = malloc(key.len ? key.len : 1);
+        if (!k) return RS_ENOMEM;
+        if (key.len) memcpy(k, key.base, key.len);
+    }
     size_t i = h & (m->cap - 1);
     while (m->slots[i].key) i = (i + 1) & (m->cap - 1);
-    m->slots[i] = (map_entry_t){k, (uint32_t)key.len, h, value};
+    m->slots[i] = (map_entry_t){k, (uint32_t)key.len | (borrow ? BORROWED : 0), h, value};
     m->len++;
     return 0;
+}
+
+int map_put(map_t *m, span_t key, void *value)
+{
+    return put(m, key, value, 0);
+}
+
+int map_put_borrowed(map_t *m, span_t key, void *value)
+{
+    return put(m, key, value, 1);
 }
 
 void *map_del(map_t *m, span_t key)
@@ -78,7 +97,7 @@ void *map_del(map_t *m, span_t key)
     map_entry_t *e = find(m, key, map_hash(key));
     if (!e) return NULL;
     void *v = e->value;
-    free(e->key);
+    if (!(e->klen & BORROWED)) free(e->key);
     size_t i = (size_t)(e - m->slots);
     m->slots[i].key = NULL;
     m->len--;
@@ -99,7 +118,8 @@ void *map_del(map_t *m, span_t key)
 
 void map_free(map_t *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->slots[i].key);
+    for (size_t i = 0; i < m->cap; i++)
+        if (!(m->slots[i].klen & BORROWED)) free(m->slots[i].key);
     free(m->slots);
     *m = MAP_INIT;
 }

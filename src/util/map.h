@@ -11,7 +11,7 @@
 
 typedef struct map_entry {
     char *key;
-    uint32_t klen;
+    uint32_t klen; /* top bit: the key is borrowed (owned by the value), not copied */
     uint32_t hash;
     void *value;
 } map_entry_t;
@@ -27,6 +27,10 @@ typedef struct map {
 void *map_get(const map_t *m, span_t key);
 /* Insert or replace. 0 or RS_ENOMEM. */
 int map_put(map_t *m, span_t key, void *value);
+/* The same without copying the key: its bytes must stay valid and unchanged until the entry is
+ * deleted (typically the key lives inside the value: a session's id). Saves an allocation per
+ * entry for maps of many small objects. */
+int map_put_borrowed(map_t *m, span_t key, void *value);
 /* Remove; returns the old value or NULL. */
 void *map_del(map_t *m, span_t key);
 void map_free(map_t *m);
