@@ -1,6 +1,7 @@
 /* server.c - Engine.IO v4 sessions: handshake, long-polling, WebSocket, upgrade, heartbeat. */
 #include "eio/server.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct eio_session {
     uint32_t rate_tokens;
     void *user;
     char *cookies;           /* the handshake's Cookie header, or NULL */
-    char ip[46];
+    struct in6_addr ip;      /* the client's address (IPv4 as mapped), text on demand */
 };
 
 static const ws_conn_ops_t main_ws_ops;
@@ -86,7 +87,10 @@ void *eio_user(const eio_session_t *s)
 }
 const char *eio_remote_ip(const eio_session_t *s)
 {
-    return s->ip;
+    static __thread char text[INET6_ADDRSTRLEN];
+    if (IN6_IS_ADDR_V4MAPPED(&s->ip)) inet_ntop(AF_INET, &s->ip.s6_addr[12], text, sizeof text);
+    else inet_ntop(AF_INET6, &s->ip, text, sizeof text);
+    return text;
 }
 
 span_t eio_handshake_cookie(const eio_session_t *s, const char *name)
@@ -396,7 +400,7 @@ static void handle_packet(eio_session_t *s, const eio_packet_t *p)
     switch (p->type) {
     case EIO_MESSAGE:
         if (!rate_ok(s)) {
-            LOG_INFO("eio", "%s: closing session %s: more than %u messages/s", s->ip, s->sid,
+            LOG_INFO("eio", "%s: closing session %s: more than %u messages/s", eio_remote_ip(s), s->sid,
                      s->srv->cfg.max_message_rate);
             session_close(s, "transport error", 0);
             break;
@@ -447,7 +451,14 @@ static eio_session_t *session_new(eio_server_t *srv, loop_t *l, span_t cookie, c
     }
     if (transport == T_WEBSOCKET) pl->nwebsocket++;
     else pl->npolling++;
-    snprintf(s->ip, sizeof s->ip, "%s", ip);
+    if (inet_pton(AF_INET6, ip, &s->ip) != 1) {
+        struct in_addr v4;
+        memset(&s->ip, 0, sizeof s->ip);
+        if (inet_pton(AF_INET, ip, &v4) == 1) {
+            s->ip.s6_addr[10] = s->ip.s6_addr[11] = 0xff;
+            memcpy(&s->ip.s6_addr[12], &v4, 4);
+        }
+    }
     s->rate_at = loop_now(l);
     s->rate_tokens = srv->cfg.max_message_rate * 2;
     return s;
