@@ -288,6 +288,9 @@ static int key_to_json(buf_t *out, const msgpack_object *k)
     char tmp[32];
     switch (k->type) {
     case MSGPACK_OBJECT_STR:
+        /* roost's JSON (like jansson) refuses NUL in object keys: refuse it here too, rather
+         * than hand on text the other layers would reject. */
+        if (k->via.str.size && memchr(k->via.str.ptr, '\0', k->via.str.size)) return RS_EPROTO;
         return append_str(out, k->via.str.ptr, k->via.str.size);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: {

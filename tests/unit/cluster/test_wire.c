@@ -445,3 +445,20 @@ TEST(regression_duplicate_key_roundtrip)
     free(held);
     held = NULL;
 }
+
+/* Found by fuzzing: a map key holding NUL bytes became a JSON object key that roost's own JSON
+ * layer (like jansson) refuses. Such a message is now refused at the wire. */
+TEST(map_key_with_nul_is_refused)
+{
+    /* {"a\0b": 1} */
+    static const char msg[] = {(char)0x81, (char)0xa3, 'a', 0, 'b', 0x01};
+    buf_t out = BUF_INIT;
+    rbuf_t *bins[10];
+    int nb = 0;
+    CHECK_EQ_INT(wire_to_json(exact(msg, sizeof msg), &out, bins, &nb, 10), RS_EPROTO);
+    CHECK_EQ_INT(out.len, 0);
+    static const char ok[] = {(char)0x81, (char)0xa3, 'a', 'x', 'b', 0x01};
+    REQUIRE(wire_to_json(exact(ok, sizeof ok), &out, bins, &nb, 10) == 0);
+    CHECK_EQ_MEM(out.base, out.len, "{\"axb\":1}");
+    buf_free(&out);
+}
