@@ -370,6 +370,7 @@ int rs_json_append_string(buf_t *out, span_t s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = out->len;
+    if (!s.len) return buf_append(out, "\"\"", 2); /* s.base may be NULL (an empty msgpack str) */
     if (buf_reserve(out, s.len + 2)) return RS_ENOMEM;
     out->base[out->len++] = '"';
     const unsigned char *p = (const unsigned char *)s.base, *end = p + s.len, *run = p;

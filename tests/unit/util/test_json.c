@@ -435,3 +435,12 @@ TEST(fuzz_regressions)
     json_decref(big);
     buf_free(&b);
 }
+
+/* Found by fuzzing the Redis wire decoder: an empty string may come as a NULL pointer. */
+TEST(append_empty_string_with_null_base)
+{
+    buf_t b = BUF_INIT;
+    REQUIRE(rs_json_append_string(&b, span_make(NULL, 0)) == 0);
+    CHECK_EQ_MEM(b.base, b.len, "\"\"");
+    buf_free(&b);
+}
