@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/json.h"
 
 #define TRY(expr)                                                                                  \
     do {                                                                                           \
@@ -67,45 +68,10 @@ size_t gql_format_double(double d, char *out)
     return (size_t)(o - out);
 }
 
-/* JSON string escaping (for inspect, which uses JSON.stringify). */
+/* JSON string escaping (for inspect, which uses JSON.stringify: util/json writes exactly that). */
 static int json_quote(const char *s, size_t len, buf_t *out)
 {
-    TRY(buf_append_byte(out, '"'));
-    size_t chunk = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        TRY(buf_append(out, s + chunk, i - chunk));
-        chunk = i + 1;
-        switch (c) {
-        case '"':
-            TRY(buf_append(out, "\\\"", 2));
-            break;
-        case '\\':
-            TRY(buf_append(out, "\\\\", 2));
-            break;
-        case '\n':
-            TRY(buf_append(out, "\\n", 2));
-            break;
-        case '\r':
-            TRY(buf_append(out, "\\r", 2));
-            break;
-        case '\t':
-            TRY(buf_append(out, "\\t", 2));
-            break;
-        case '\b':
-            TRY(buf_append(out, "\\b", 2));
-            break;
-        case '\f':
-            TRY(buf_append(out, "\\f", 2));
-            break;
-        default:
-            TRY(buf_appendf(out, "\\u%04x", c));
-            break;
-        }
-    }
-    TRY(buf_append(out, s + chunk, len - chunk));
-    return buf_append_byte(out, '"');
+    return rs_json_append_string(out, span_make(s, len));
 }
 
 static int inspect_at(const json_t *v, buf_t *out, int depth)
