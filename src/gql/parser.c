@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gql/lexer.h"
+#include "gql/schema.h" /* gql_dir_loc_names: the one list of directive locations */
 #include "util/err.h"
 
 typedef struct parser {
@@ -563,27 +564,6 @@ static int parse_enum_values(parser_t *p, gql_ast_def_t *d)
     return advance(p);
 }
 
-static const char *const directive_locations[] = {
-    "QUERY",
-    "MUTATION",
-    "SUBSCRIPTION",
-    "FIELD",
-    "FRAGMENT_DEFINITION",
-    "FRAGMENT_SPREAD",
-    "INLINE_FRAGMENT",
-    "VARIABLE_DEFINITION",
-    "SCHEMA",
-    "SCALAR",
-    "OBJECT",
-    "FIELD_DEFINITION",
-    "ARGUMENT_DEFINITION",
-    "INTERFACE",
-    "UNION",
-    "ENUM",
-    "ENUM_VALUE",
-    "INPUT_OBJECT",
-    "INPUT_FIELD_DEFINITION",
-};
 
 static int parse_type_system(parser_t *p, gql_ast_def_t *d, span_t kw, int extend)
 {
@@ -623,8 +603,8 @@ static int parse_type_system(parser_t *p, gql_ast_def_t *d, span_t kw, int exten
             if (!n) return RS_ENOMEM;
             TRY(parse_name(p, &n->name, &n->loc));
             int known = 0;
-            for (size_t i = 0; i < sizeof directive_locations / sizeof *directive_locations; i++)
-                if (span_eq_cstr(n->name, directive_locations[i])) known = 1;
+            for (size_t i = 0; i < GQL_DL_COUNT; i++)
+                if (span_eq_cstr(n->name, gql_dir_loc_names[i])) known = 1;
             if (!known) return unexpected_tok(p, &start);
             *tail = n;
             tail = &n->next;
