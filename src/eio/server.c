@@ -37,6 +37,17 @@ struct eio_server {
     struct eio_loop *per;
 };
 
+/* What only a long-polling session needs, kept apart so that a WebSocket session (the steady
+ * state of nearly every client) carries none of it: allocated with a polling session, freed
+ * when its upgrade completes. */
+struct eio_poll {
+    eio_session_t *s;
+    http_req_t *get;  /* the pending long-polling GET */
+    buf_t buf;        /* packets waiting for a GET, already in polling form */
+    ws_conn_t *probe; /* a WebSocket being upgraded to */
+    loop_timer_t upgrade_timer;
+};
+
 struct eio_session {
     eio_server_t *srv;
     loop_t *loop;
@@ -47,12 +58,9 @@ struct eio_session {
     uint8_t probing;         /* a WebSocket answered "3probe" and waits for "5" */
     uint8_t flush_scheduled;
     uint8_t opened;          /* on_open ran: on_close is owed */
-    http_req_t *get;         /* the pending long-polling GET */
-    buf_t pollbuf;           /* packets waiting for a GET, already in polling form */
+    struct eio_poll *poll;   /* long-polling state; NULL once on WebSocket (or never polled) */
     ws_conn_t *ws;           /* the WebSocket transport */
-    ws_conn_t *probe;        /* a WebSocket being upgraded to */
     loop_timer_t ping_timer;
-    loop_timer_t upgrade_timer;
     uint64_t rate_at;        /* token bucket for --max-message-rate: last refill (ms) */
     uint32_t rate_tokens;
     void *user;
@@ -64,6 +72,11 @@ static const ws_conn_ops_t main_ws_ops;
 static const ws_conn_ops_t probe_ws_ops;
 
 /* ---- small accessors ---- */
+
+void *eio_server_arg(const eio_session_t *s)
+{
+    return s->srv->arg;
+}
 
 const char *eio_sid(const eio_session_t *s)
 {
@@ -101,14 +114,14 @@ span_t eio_handshake_cookie(const eio_session_t *s, const char *name)
 size_t eio_queued(const eio_session_t *s)
 {
     if (s->transport == T_WEBSOCKET && s->ws) return ws_queued(s->ws);
-    return s->pollbuf.len;
+    return s->poll ? s->poll->buf.len : 0;
 }
 
 bool eio_writable(const eio_session_t *s)
 {
     if (s->state != S_OPEN) return false;
     if (s->transport == T_WEBSOCKET) return s->ws && ws_queued(s->ws) == 0;
-    return s->get != NULL && s->pollbuf.len == 0;
+    return s->poll && s->poll->get && s->poll->buf.len == 0;
 }
 
 /* ---- server ---- */
@@ -181,15 +194,15 @@ static void flush_cb(void *arg);
 
 static void schedule_flush(eio_session_t *s)
 {
-    if (s->flush_scheduled || !s->get) return;
+    if (s->flush_scheduled || !s->poll || !s->poll->get) return;
     /* Batch everything sent during this iteration into one response. */
     if (loop_defer(s->loop, flush_cb, s) == 0) s->flush_scheduled = 1;
 }
 
 static void respond_poll(eio_session_t *s, const char *body, size_t len)
 {
-    http_req_t *r = s->get;
-    s->get = NULL;
+    http_req_t *r = s->poll->get;
+    s->poll->get = NULL;
     http_req_on_abort(r, NULL, NULL);
     http_req_add_cors(r);
     http_respond(r, 200, "text/plain; charset=UTF-8", body, len);
@@ -199,17 +212,17 @@ static void flush_cb(void *arg)
 {
     eio_session_t *s = arg;
     s->flush_scheduled = 0;
-    if (s->state != S_OPEN && !s->get) return;
-    if (!s->get || !s->pollbuf.len) return;
-    respond_poll(s, s->pollbuf.base, s->pollbuf.len);
-    buf_free(&s->pollbuf);
+    struct eio_poll *pp = s->poll;
+    if (!pp || !pp->get || !pp->buf.len) return;
+    respond_poll(s, pp->buf.base, pp->buf.len);
+    buf_free(&pp->buf);
 }
 
 /* Queue one packet in polling form. */
 static int poll_append(eio_session_t *s, int type, const void *a, size_t alen, const void *b,
                        size_t blen, bool binary)
 {
-    buf_t *pb = &s->pollbuf;
+    buf_t *pb = &s->poll->buf;
     size_t mark = pb->len;
     int rc = 0;
     if (pb->len) rc = buf_append_byte(pb, EIO_RECORD_SEPARATOR);
@@ -296,10 +309,19 @@ int eio_send_prepared(eio_session_t *s, const eio_prepared_t *p)
 
 /* ---- closing ---- */
 
+/* Release the polling state; the caller made sure no GET waits and no probe is open. */
+static void poll_free(eio_session_t *s)
+{
+    if (!s->poll) return;
+    buf_free(&s->poll->buf);
+    free(s->poll);
+    s->poll = NULL;
+}
+
 static void free_cb(void *arg)
 {
     eio_session_t *s = arg;
-    buf_free(&s->pollbuf);
+    poll_free(s);
     free(s->cookies);
     free(s);
 }
@@ -313,22 +335,23 @@ static void session_close(eio_session_t *s, const char *reason, int send_close_p
     if (s->transport == T_WEBSOCKET) pl->nwebsocket--;
     else pl->npolling--;
     loop_timer_stop(s->loop, &s->ping_timer);
-    loop_timer_stop(s->loop, &s->upgrade_timer);
-    if (s->get) {
+    struct eio_poll *pp = s->poll;
+    if (pp) loop_timer_stop(s->loop, &pp->upgrade_timer);
+    if (pp && pp->get) {
         /* Tell a waiting poller the session is over. */
         if (send_close_packet) respond_poll(s, "1", 1);
         else {
-            http_req_t *r = s->get;
-            s->get = NULL;
+            http_req_t *r = pp->get;
+            pp->get = NULL;
             http_req_on_abort(r, NULL, NULL);
             http_req_add_cors(r);
             http_respond(r, 200, "text/plain; charset=UTF-8", "1", 1);
         }
     }
-    if (s->probe) {
-        ws_set_user(s->probe, NULL, NULL);
-        ws_close(s->probe, 1000, NULL);
-        s->probe = NULL;
+    if (pp && pp->probe) {
+        ws_set_user(pp->probe, NULL, NULL);
+        ws_close(pp->probe, 1000, NULL);
+        pp->probe = NULL;
     }
     if (s->ws) {
         ws_conn_t *w = s->ws;
@@ -438,6 +461,14 @@ static eio_session_t *session_new(eio_server_t *srv, loop_t *l, span_t cookie, c
         free(s);
         return NULL;
     }
+    if (transport == T_POLLING) {
+        if (!(s->poll = calloc(1, sizeof *s->poll))) {
+            free(s->cookies);
+            free(s);
+            return NULL;
+        }
+        s->poll->s = s;
+    }
     s->srv = srv;
     s->loop = l;
     s->transport = (uint8_t)transport;
@@ -445,6 +476,7 @@ static eio_session_t *session_new(eio_server_t *srv, loop_t *l, span_t cookie, c
     do make_sid(s->sid, loop_index(l));
     while (map_get(&pl->sessions, span_make(s->sid, SID_LEN)));
     if (map_put_borrowed(&pl->sessions, span_make(s->sid, SID_LEN), s)) {
+        free(s->poll);
         free(s->cookies);
         free(s);
         return NULL;
@@ -496,23 +528,23 @@ static void respond_error(http_req_t *r, int code)
 static void get_aborted(http_req_t *r, void *arg)
 {
     eio_session_t *s = arg;
-    if (s->get != r) return;
-    s->get = NULL;
+    if (!s->poll || s->poll->get != r) return;
+    s->poll->get = NULL;
     /* The reference closes the session when a poll is cut off: the client is gone. */
     session_close(s, "transport error", 0);
 }
 
 static void handle_poll_get(eio_session_t *s, http_req_t *r)
 {
-    if (s->get) {
+    if (s->poll->get) {
         /* Two polls at once: the reference answers 400 and closes the session. */
         respond_error(r, EIO_ERR_BAD_REQUEST);
         session_close(s, "transport error", 0);
         return;
     }
-    s->get = r;
+    s->poll->get = r;
     http_req_on_abort(r, get_aborted, s);
-    if (s->pollbuf.len) {
+    if (s->poll->buf.len) {
         flush_cb(s);
     } else if (s->probing) {
         /* Upgrading: release the poller so the client can pause polling. */
@@ -603,10 +635,11 @@ static const ws_conn_ops_t main_ws_ops = {
 
 static void upgrade_timed_out(loop_timer_t *t)
 {
-    eio_session_t *s = (eio_session_t *)((char *)t - offsetof(eio_session_t, upgrade_timer));
-    if (!s->probe) return;
-    ws_conn_t *w = s->probe;
-    s->probe = NULL;
+    struct eio_poll *pp = (struct eio_poll *)((char *)t - offsetof(struct eio_poll, upgrade_timer));
+    eio_session_t *s = pp->s;
+    if (!pp->probe) return;
+    ws_conn_t *w = pp->probe;
+    pp->probe = NULL;
     s->probing = 0;
     ws_set_user(w, NULL, NULL);
     ws_close(w, 1000, "upgrade timeout");
@@ -615,54 +648,57 @@ static void upgrade_timed_out(loop_timer_t *t)
 /* Send what the polling buffer holds over the new WebSocket, packet by packet, in order. */
 static void drain_pollbuf_to_ws(eio_session_t *s)
 {
-    if (!s->pollbuf.len) return;
+    if (!s->poll->buf.len) return;
     eio_payload_iter_t it;
-    eio_payload_iter_init(&it, buf_span(&s->pollbuf), 0);
+    eio_payload_iter_init(&it, buf_span(&s->poll->buf), 0);
     buf_t scratch = BUF_INIT;
     eio_packet_t p;
     while (eio_payload_next(&it, &scratch, &p) == 1)
         send_packet(s, p.type, p.data.base, p.data.len, NULL, 0, p.binary != 0);
     buf_free(&scratch);
-    buf_free(&s->pollbuf);
+    buf_free(&s->poll->buf);
 }
 
 static void probe_ws_message(ws_conn_t *w, void *user, char *data, size_t len, bool binary)
 {
     eio_session_t *s = user;
-    if (!s || s->probe != w || s->state != S_OPEN) return;
+    if (!s || !s->poll || s->poll->probe != w || s->state != S_OPEN) return;
+    struct eio_poll *pp = s->poll;
     eio_packet_t p;
     if (eio_packet_from_ws(span_make(data, len), binary, &p) < 0) goto fail;
     if (p.type == EIO_PING && span_eq_cstr(p.data, "probe")) {
         ws_send(w, "3probe", 6, false);
         s->probing = 1;
         /* A poll waiting now is released with a noop so the client can pause polling. */
-        if (s->get && !s->pollbuf.len) respond_poll(s, "6", 1);
+        if (pp->get && !pp->buf.len) respond_poll(s, "6", 1);
         return;
     }
     if (p.type == EIO_UPGRADE && s->probing) {
-        loop_timer_stop(s->loop, &s->upgrade_timer);
+        loop_timer_stop(s->loop, &pp->upgrade_timer);
         struct eio_loop *pl = &s->srv->per[loop_index(s->loop)];
         pl->npolling--;
         pl->nwebsocket++;
-        s->probe = NULL;
+        pp->probe = NULL;
         s->probing = 0;
         s->ws = w;
         s->transport = T_WEBSOCKET;
         ws_set_user(w, &main_ws_ops, s);
-        if (s->get) {
+        if (pp->get) {
             /* The last poll gets what was queued for it, or a noop. */
-            if (s->pollbuf.len) flush_cb(s);
+            if (pp->buf.len) flush_cb(s);
             else respond_poll(s, "6", 1);
         }
         drain_pollbuf_to_ws(s);
+        /* On WebSocket for good: the polling state is not needed any more. */
+        poll_free(s);
         return;
     }
     if (p.type == EIO_NOOP) return;
 fail:
     /* Anything else during the upgrade fails the upgrade, not the session. */
-    s->probe = NULL;
+    pp->probe = NULL;
     s->probing = 0;
-    loop_timer_stop(s->loop, &s->upgrade_timer);
+    loop_timer_stop(s->loop, &pp->upgrade_timer);
     ws_set_user(w, NULL, NULL);
     ws_close(w, 1002, "bad upgrade");
 }
@@ -670,10 +706,10 @@ fail:
 static void probe_ws_close(ws_conn_t *w, void *user, int code)
 {
     eio_session_t *s = user;
-    if (!s || s->probe != w) return;
-    s->probe = NULL;
+    if (!s || !s->poll || s->poll->probe != w) return;
+    s->poll->probe = NULL;
     s->probing = 0;
-    loop_timer_stop(s->loop, &s->upgrade_timer);
+    loop_timer_stop(s->loop, &s->poll->upgrade_timer);
 }
 
 static const ws_conn_ops_t probe_ws_ops = {
@@ -742,15 +778,15 @@ void eio_server_handle(http_req_t *r, void *arg)
         }
         if (t == T_WEBSOCKET) {
             /* Upgrade of a polling session; a second WebSocket for the sid is refused. */
-            if (s->transport == T_WEBSOCKET || s->probe) {
+            if (s->transport == T_WEBSOCKET || !s->poll || s->poll->probe) {
                 respond_error(r, EIO_ERR_BAD_REQUEST);
                 return;
             }
             ws_options_t wo = {.max_message = (uint32_t)srv->cfg.max_payload, .deflate = srv->cfg.ws_deflate};
             ws_conn_t *w = ws_accept(r, &wo, &probe_ws_ops, s);
             if (!w) return;
-            s->probe = w;
-            loop_timer_start(l, &s->upgrade_timer, srv->cfg.upgrade_timeout_ms, upgrade_timed_out);
+            s->poll->probe = w;
+            loop_timer_start(l, &s->poll->upgrade_timer, srv->cfg.upgrade_timeout_ms, upgrade_timed_out);
             return;
         }
         if (s->transport != T_POLLING) {
@@ -810,8 +846,8 @@ void eio_server_handle(http_req_t *r, void *arg)
         return;
     }
     /* Polling handshake: the open packet answers this GET; what on_open queues waits. */
-    s->pollbuf = open;
-    s->get = r;
+    s->poll->buf = open;
+    s->poll->get = r;
     http_req_on_abort(r, get_aborted, s);
     flush_cb(s);
     start_session(s);

@@ -82,6 +82,8 @@ const char *eio_sid(const eio_session_t *s);
 loop_t *eio_loop(const eio_session_t *s);
 bool eio_is_websocket(const eio_session_t *s);
 void eio_set_user(eio_session_t *s, void *user);
+/* The arg given to eio_server_new (what the callbacks receive), for code holding a session. */
+void *eio_server_arg(const eio_session_t *s);
 void *eio_user(const eio_session_t *s);
 /* The handshake request's headers were copied for the upper layer: cookies and auth. */
 span_t eio_handshake_cookie(const eio_session_t *s, const char *name);

@@ -77,8 +77,9 @@ struct conn {
     uint32_t in_len, in_cap;
     uint32_t in_max;
     uint32_t out_head, out_n, out_cap;
+    uint32_t out_max;       /* clamped to 4 GiB: 32 bits keep struct conn in a smaller malloc class */
+    uint32_t tls_retry;     /* TLS: length of an SSL_write that must be retried as it was */
     size_t out_bytes;
-    size_t out_max;
     struct outent *out;
     conn_t *prev, *next;    /* all connections of the loop */
     conn_t *next_dirty;
@@ -87,7 +88,6 @@ struct conn {
     struct migrate_msg *migrate;
     struct in6_addr peer;   /* IPv4 as mapped */
     SSL *ssl;               /* NULL for plain TCP */
-    uint32_t tls_retry;     /* TLS: length of an SSL_write that must be retried as it was */
 };
 
 struct listener {
@@ -467,7 +467,7 @@ bool conn_closing(const conn_t *c)
 }
 void conn_set_output_cap(conn_t *c, size_t cap)
 {
-    c->out_max = cap;
+    c->out_max = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
 }
 void conn_set_input_cap(conn_t *c, size_t cap)
 {
@@ -672,7 +672,7 @@ static conn_t *conn_new(loop_t *l, int fd, const struct sockaddr_storage *ss)
     c->fd = fd;
     c->loop = l;
     c->in_max = (uint32_t)l->cfg.max_conn_input;
-    c->out_max = l->cfg.max_conn_output;
+    conn_set_output_cap(c, l->cfg.max_conn_output);
     c->deadline.cb = conn_deadline_fired;
     if (ss && ss->ss_family == AF_INET6) {
         c->peer = ((const struct sockaddr_in6 *)ss)->sin6_addr;

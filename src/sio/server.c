@@ -84,13 +84,13 @@ struct sio_server {
 };
 
 /* One Engine.IO session's Socket.IO side. */
+/* 56 bytes, a 64-byte malloc chunk: the server is the session's callback arg, and "closed"
+ * needs no flag since the client is freed in the session's on_close. */
 typedef struct sio_client {
-    sio_server_t *srv;
     eio_session_t *eio;
     sio_decoder_t dec;
     sio_socket_t *sockets; /* connected namespaces */
     loop_timer_t connect_timer;
-    uint8_t closed;
 } sio_client_t;
 
 struct membership {
@@ -107,17 +107,12 @@ struct pending_ack {
     struct pending_ack *next;
 };
 
+/* Ordered without holes: one socket per connection, so every 16 bytes is a malloc class. */
 struct sio_socket {
     sio_nsp_t *nsp;
     sio_client_t *client;
     sio_socket_t *next_in_client;
-    char id[SOCKET_ID_LEN + 1];
-    uint32_t refs;
-    uint8_t connected;
-    uint32_t nsp_idx;        /* position in nsp_loop.sockets */
-    uint32_t sent_gen, except_gen;
     struct membership *rooms;
-    uint16_t nrooms, rooms_cap;
     int64_t next_ack_id;
     struct pending_ack *acks;
     json_t *auth;
@@ -125,6 +120,12 @@ struct sio_socket {
     void (*data_free)(void *);
     char *pid;               /* recovery: private session id */
     int64_t issued_ms;       /* wall-clock connect time, for the adapter's fetchSockets */
+    uint32_t refs;
+    uint32_t nsp_idx;        /* position in nsp_loop.sockets */
+    uint32_t sent_gen, except_gen;
+    uint16_t nrooms, rooms_cap;
+    uint8_t connected;
+    char id[SOCKET_ID_LEN + 1];
 };
 
 void sio_get_stats(sio_stats_t *out)
@@ -938,14 +939,14 @@ static void connect_error(sio_client_t *c, span_t nsp, const char *message, json
 
 static void client_close(sio_client_t *c, const char *why)
 {
-    if (c->closed) return;
     LOG_DEBUG("sio", "closing client %s: %s", eio_sid(c->eio), why);
-    eio_close(c->eio); /* on_close (below) disconnects the sockets */
+    /* on_close (below) disconnects the sockets; during that, this is a no-op. */
+    eio_close(c->eio);
 }
 
 static void handle_connect(sio_client_t *c, sio_packet_t *p)
 {
-    sio_server_t *srv = c->srv;
+    sio_server_t *srv = eio_server_arg(c->eio);
     for (sio_socket_t *s = c->sockets; s; s = s->next_in_client)
         if (span_eq_cstr(p->nsp, s->nsp->name)) {
             /* A second CONNECT to a joined namespace: the reference closes the client. */
@@ -1115,7 +1116,6 @@ static void on_open(eio_session_t *e, void *arg)
         eio_close(e);
         return;
     }
-    c->srv = srv;
     c->eio = e;
     c->dec = SIO_DECODER_INIT;
     c->dec.max_binary_bytes = 16u << 20;
@@ -1126,7 +1126,7 @@ static void on_open(eio_session_t *e, void *arg)
 static void on_message(eio_session_t *e, char *data, size_t len, bool binary, void *arg)
 {
     sio_client_t *c = eio_user(e);
-    if (!c || c->closed) return;
+    if (!c) return;
     sio_packet_t p;
     sio_packet_init(&p);
     int rc = binary ? sio_decoder_binary(&c->dec, span_make(data, len), &p)
@@ -1144,7 +1144,6 @@ static void on_close(eio_session_t *e, const char *reason, void *arg)
 {
     sio_client_t *c = eio_user(e);
     if (!c) return;
-    c->closed = 1;
     loop_timer_stop(eio_loop(e), &c->connect_timer);
     while (c->sockets) socket_disconnect(c->sockets, reason);
     sio_decoder_reset(&c->dec);

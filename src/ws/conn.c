@@ -19,7 +19,7 @@ struct ws_conn {
     const ws_conn_ops_t *ops;
     void *user;
     ws_parser_t parser;
-    buf_t msg; /* pieces of a message that did not arrive in one read */
+    buf_t *msg; /* pieces of a message that did not arrive in one read (NULL until one) */
     uint16_t close_code;
     uint8_t close_sent;
     uint8_t close_received;
@@ -27,6 +27,26 @@ struct ws_conn {
     uint8_t lingering; /* our close frame is queued: half-close once it is out (see linger) */
     struct ws_deflate *deflate; /* NULL unless negotiated */
 };
+
+/* The reassembly buffer, allocated on first use: most connections never need one, and an idle
+ * connection should not pay for it. NULL when out of memory. */
+static buf_t *msg_buf(ws_conn_t *w)
+{
+    if (!w->msg && (w->msg = malloc(sizeof *w->msg))) *w->msg = BUF_INIT;
+    return w->msg;
+}
+
+/* A message is complete: keep no memory for it (the holder stays while deflate is on, since
+ * then every message goes through it). */
+static void msg_done(ws_conn_t *w)
+{
+    if (!w->msg) return;
+    buf_free(w->msg);
+    if (!w->deflate) {
+        free(w->msg);
+        w->msg = NULL;
+    }
+}
 
 conn_t *ws_conn_raw(const ws_conn_t *w)
 {
@@ -181,11 +201,12 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
         case WS_EV_DATA: {
             bool binary = !(ev.flags & WS_DATA_TEXT);
             if (ev.flags & WS_DATA_COMPRESSED) {
-                if (ev.flags & WS_DATA_FIRST) w->msg.len = 0;
-                int rc = w->deflate
-                             ? ws_deflate_inflate(w->deflate, ev.data, ev.len,
-                                                  (ev.flags & WS_DATA_FINAL) != 0, !binary, &w->msg)
-                             : RS_EPROTO;
+                buf_t *mb = msg_buf(w);
+                if (mb && (ev.flags & WS_DATA_FIRST)) mb->len = 0;
+                int rc = !mb         ? RS_ENOMEM
+                         : w->deflate ? ws_deflate_inflate(w->deflate, ev.data, ev.len,
+                                                           (ev.flags & WS_DATA_FINAL) != 0, !binary, mb)
+                                      : RS_EPROTO;
                 if (rc) {
                     int code = rc == RS_ETOOBIG  ? WS_CLOSE_TOO_BIG
                                : rc == RS_ENOMEM ? WS_CLOSE_INTERNAL
@@ -196,8 +217,8 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
                     return (ssize_t)len;
                 }
                 if (ev.flags & WS_DATA_FINAL) {
-                    if (!w->close_sent) deliver(w, w->msg.base, w->msg.len, binary);
-                    buf_free(&w->msg);
+                    if (!w->close_sent) deliver(w, mb->base, mb->len, binary);
+                    msg_done(w);
                 }
                 break;
             }
@@ -206,16 +227,17 @@ static ssize_t ws_on_data(conn_t *c, char *data, size_t len)
                 if (!w->close_sent) deliver(w, ev.data, ev.len, binary);
                 break;
             }
-            if (ev.flags & WS_DATA_FIRST) w->msg.len = 0;
-            if (buf_append(&w->msg, ev.data, ev.len)) {
+            buf_t *mb = msg_buf(w);
+            if (mb && (ev.flags & WS_DATA_FIRST)) mb->len = 0;
+            if (!mb || buf_append(mb, ev.data, ev.len)) {
                 send_close(w, WS_CLOSE_INTERNAL, "out of memory");
                 linger(w);
                 return (ssize_t)len;
             }
             if (ev.flags & WS_DATA_FINAL) {
-                if (!w->close_sent) deliver(w, w->msg.base, w->msg.len, binary);
+                if (!w->close_sent) deliver(w, mb->base, mb->len, binary);
                 /* Keep no memory for idle connections after a large message. */
-                buf_free(&w->msg);
+                msg_done(w);
             }
             break;
         }
@@ -278,7 +300,8 @@ static void ws_on_close(conn_t *c, int err)
     int code = w->close_code ? w->close_code : WS_CLOSE_ABNORMAL;
     if (!w->close_received && !w->close_sent) code = WS_CLOSE_ABNORMAL;
     if (w->ops && w->ops->on_close) w->ops->on_close(w, w->user, code);
-    buf_free(&w->msg);
+    if (w->msg) buf_free(w->msg);
+    free(w->msg);
     ws_deflate_free(w->deflate);
     free(w);
 }
