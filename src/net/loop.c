@@ -27,6 +27,8 @@
 #define WRITE_IOV_MAX 64
 #define WRITE_CAP_PER_FLUSH (4u << 20) /* fairness: bytes per connection per iteration */
 #define OUT_CHUNK_MIN 1000 /* rbuf header included, stays in malloc's per-thread cache */
+#define OUT_ENTS_MIN  4    /* first size of a connection's output entry array */
+#define SPARE_MAX     32   /* spare output chunks and entry arrays kept per loop */
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_BACKOFF_MS 100
 #define DEFAULT_LINGER_MS 1000
@@ -142,6 +144,13 @@ struct loop {
     void *stop_hook_arg;
     void *data;
     loop_stats_t stats;
+
+    /* A connection that drains its output frees its chunk and entry array (an idle connection
+     * holds no output memory); the next reply needs them again. A few are kept here for reuse,
+     * which saves two malloc/free pairs per request-reply on a busy loop. Loop thread only. */
+    rbuf_t *spare_chunks[SPARE_MAX];
+    struct outent *spare_outs[SPARE_MAX];
+    uint32_t nspare_chunks, nspare_outs;
 };
 
 static __thread loop_t *current_loop;
@@ -292,6 +301,8 @@ void loop_free(loop_t *l)
     free(l->posts);
     free(l->defers);
     free(l->heap);
+    for (uint32_t i = 0; i < l->nspare_chunks; i++) free(l->spare_chunks[i]);
+    for (uint32_t i = 0; i < l->nspare_outs; i++) free(l->spare_outs[i]);
     close(l->epfd);
     close(l->evsrc.fd);
     pthread_mutex_destroy(&l->post_lock);
@@ -500,10 +511,25 @@ static void queue_close(conn_t *c)
     c->loop->closing = c;
 }
 
+/* Give back an output chunk: a private one of the standard size goes to the loop's spares. */
+static void chunk_put(loop_t *l, struct outent *e)
+{
+    rbuf_t *b = e->b;
+    if (e->priv && b->len == OUT_CHUNK_MIN && l->nspare_chunks < SPARE_MAX &&
+        __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) == 1)
+        l->spare_chunks[l->nspare_chunks++] = b;
+    else
+        rbuf_unref(b);
+}
+
 static void out_release(conn_t *c)
 {
-    for (uint32_t i = 0; i < c->out_n; i++) rbuf_unref(c->out[c->out_head + i].b);
-    free(c->out);
+    loop_t *l = c->loop;
+    for (uint32_t i = 0; i < c->out_n; i++) chunk_put(l, &c->out[c->out_head + i]);
+    if (c->out && c->out_cap == OUT_ENTS_MIN && l->nspare_outs < SPARE_MAX)
+        l->spare_outs[l->nspare_outs++] = c->out;
+    else
+        free(c->out);
     c->out = NULL;
     c->out_head = c->out_n = c->out_cap = 0;
     c->out_bytes = 0;
@@ -547,8 +573,10 @@ static int out_slot(conn_t *c)
         c->out_head = 0;
         return 0;
     }
-    uint32_t cap = c->out_cap ? c->out_cap * 2 : 4;
-    struct outent *o = realloc(c->out, cap * sizeof *o);
+    uint32_t cap = c->out_cap ? c->out_cap * 2 : OUT_ENTS_MIN;
+    loop_t *l = c->loop;
+    struct outent *o = !c->out && l->nspare_outs ? l->spare_outs[--l->nspare_outs]
+                                                 : realloc(c->out, cap * sizeof *o);
     if (!o) return RS_ENOMEM;
     c->out = o;
     c->out_cap = cap;
@@ -563,7 +591,9 @@ static struct outent *out_tail_room(conn_t *c, size_t need)
     }
     if (out_slot(c)) return NULL;
     size_t size = need < OUT_CHUNK_MIN ? OUT_CHUNK_MIN : need;
-    rbuf_t *b = rbuf_alloc(size);
+    loop_t *l = c->loop;
+    rbuf_t *b = size == OUT_CHUNK_MIN && l->nspare_chunks ? l->spare_chunks[--l->nspare_chunks]
+                                                          : rbuf_alloc(size);
     if (!b) return NULL;
     struct outent *t = &c->out[c->out_head + c->out_n++];
     *t = (struct outent){b, 0, 0, 1};
@@ -956,7 +986,7 @@ static void conn_flush(conn_t *c)
             }
             left -= avail;
             e->off = e->end;
-            rbuf_unref(e->b);
+            chunk_put(l, e);
             c->out_head++;
             c->out_n--;
         }

@@ -5,7 +5,7 @@
 
 #include "util/err.h"
 
-int buf_reserve(buf_t *b, size_t extra)
+int buf_grow(buf_t *b, size_t extra)
 {
     if (b->cap - b->len >= extra) return 0;
     if (extra > SIZE_MAX / 2 - b->len) return RS_ENOMEM;
@@ -19,30 +19,6 @@ int buf_reserve(buf_t *b, size_t extra)
     return 0;
 }
 
-int buf_append(buf_t *b, const void *data, size_t len)
-{
-    if (len == 0) return 0;
-    int rc = buf_reserve(b, len);
-    if (rc) return rc;
-    memcpy(b->base + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-int buf_append_span(buf_t *b, span_t s)
-{
-    return buf_append(b, s.base, s.len);
-}
-
-int buf_append_cstr(buf_t *b, const char *s)
-{
-    return buf_append(b, s, strlen(s));
-}
-
-int buf_append_byte(buf_t *b, char c)
-{
-    return buf_append(b, &c, 1);
-}
 
 int buf_vappendf(buf_t *b, const char *fmt, va_list ap)
 {

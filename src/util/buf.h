@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util/span.h"
 
@@ -21,12 +22,48 @@ typedef struct buf {
 
 #define BUF_INIT ((buf_t){NULL, 0, 0})
 
+/* Grow the storage for `extra` more bytes (the slow path of buf_reserve). */
+int buf_grow(buf_t *b, size_t extra);
+
+/* The appends run per byte of every message encoded: inline, so that the common case (room
+ * left) is a compare and a copy. */
+
 /* Make room for at least `extra` more bytes. */
-int buf_reserve(buf_t *b, size_t extra);
-int buf_append(buf_t *b, const void *data, size_t len);
-int buf_append_span(buf_t *b, span_t s);
-int buf_append_cstr(buf_t *b, const char *s);
-int buf_append_byte(buf_t *b, char c);
+static inline int buf_reserve(buf_t *b, size_t extra)
+{
+    return b->cap - b->len >= extra ? 0 : buf_grow(b, extra);
+}
+
+static inline int buf_append(buf_t *b, const void *data, size_t len)
+{
+    if (len == 0) return 0;
+    int rc = buf_reserve(b, len);
+    if (rc) return rc;
+    memcpy(b->base + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static inline int buf_append_span(buf_t *b, span_t s)
+{
+    return buf_append(b, s.base, s.len);
+}
+
+static inline int buf_append_cstr(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+static inline int buf_append_byte(buf_t *b, char c)
+{
+    if (b->len == b->cap) {
+        int rc = buf_grow(b, 1);
+        if (rc) return rc;
+    }
+    b->base[b->len++] = c;
+    return 0;
+}
+
 int buf_appendf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(buf_t *b, const char *fmt, va_list ap);
 /* Drop the first n bytes (n <= len), keeping the rest. */

@@ -444,3 +444,52 @@ TEST(append_empty_string_with_null_base)
     CHECK_EQ_MEM(b.base, b.len, "\"\"");
     buf_free(&b);
 }
+
+/* The string scanner and the escaper skip eight bytes at a time: put each kind of special byte
+ * at every offset of a long string (both word-aligned and not, and in the tail) and check that
+ * none slips through. */
+TEST(word_at_a_time_string_paths_see_every_special_byte)
+{
+    static const struct {
+        const char *ins;
+        int valid; /* the scanner's verdict on "aaa<ins>aaa" */
+    } cases[] = {
+        {"\x01", 0}, {"\x1f", 0},         {"\\\"", 1},       {"\\\\", 1},        {"\\n", 1},
+        {"\\u00e9", 1}, {"\\x", 0},       {"\xc3\xa9", 1},   {"\xe2\x82\xac", 1}, {"\xc3", 0},
+        {"\xff", 0}, {"\xed\xa0\x80", 0}, {"\x7f", 1},       {" ", 1},
+    };
+    char doc[128], raw[64];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int at = 0; at < 40; at++) {
+            size_t n = 0;
+            doc[n++] = '"';
+            for (int i = 0; i < at; i++) doc[n++] = 'a' + i % 26;
+            size_t il = strlen(cases[k].ins);
+            memcpy(doc + n, cases[k].ins, il);
+            n += il;
+            for (int i = 0; i < 9; i++) doc[n++] = 'z';
+            doc[n++] = '"';
+            doc[n] = '\0';
+            int rc = rs_json_scan(guarded(doc, n), NULL, NULL, NULL);
+            if (cases[k].valid) CHECK_EQ_INT(rc, 0);
+            else CHECK(rc != 0);
+        }
+    /* The escaper: a control byte, a quote or a backslash at every offset is escaped. */
+    const char specials[] = {'\x01', '"', '\\', '\n', '\x1f'};
+    for (size_t k = 0; k < sizeof specials; k++)
+        for (int at = 0; at < 40; at++) {
+            size_t n = 0;
+            for (int i = 0; i < at; i++) raw[n++] = 'a' + i % 26;
+            raw[n++] = specials[k];
+            for (int i = 0; i < 9; i++) raw[n++] = 'z';
+            buf_t out = BUF_INIT;
+            REQUIRE(rs_json_append_string(&out, span_make(raw, n)) == 0);
+            /* Valid JSON that decodes back to the same bytes. */
+            CHECK_EQ_INT(rs_json_scan(buf_span(&out), NULL, NULL, NULL), 0);
+            buf_t back = BUF_INIT;
+            CHECK_EQ_INT(rs_json_string_decode(span_make(out.base + 1, out.len - 2), &back), 0);
+            CHECK(back.len == n && memcmp(back.base, raw, n) == 0);
+            buf_free(&back);
+            buf_free(&out);
+        }
+}
