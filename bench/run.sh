@@ -82,6 +82,15 @@ if ! command -v wrk >/dev/null; then
         say "wrk missing (sudo apt-get install wrk): the HTTP scenarios fail"
     fi
 fi
+if ! command -v redis-server >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        say "installing redis-server (Debian) for the cluster scenarios"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server \
+            >/dev/null || say "could not install redis-server: the cluster scenarios are skipped"
+    else
+        say "redis-server missing (sudo apt-get install redis-server): cluster scenarios skipped"
+    fi
+fi
 # a throwaway self-signed certificate for the TLS scenarios (roost and the Node.js peer both
 # serve it; the load generator does not verify it: loopback only)
 TLS_CERT=$OUT/tls-cert.pem
