@@ -477,7 +477,7 @@ else
     scenario poll-echo-c100-s20 20 5 roost:roost: node:sio: -- -x sio-poll -m echo -c 100 -s 20 $E
     # TLS (issue 13) and the Redis cluster (issue 11), one round each to fit the budget: 10,000
     # TLS handshakes take the Node.js peer ~35 s of CPU, and the load generator ~10 s
-    SROUNDS=1 scenario idle-tls-10000 90 32 roost:roost-tls:-L node:sio-tls:-L \
+    SROUNDS=1 scenario idle-tls-10000 90 40 roost:roost-tls:-L node:sio-tls:-L \
         -- -x sio -m idle -c 10000 -W 2
     SROUNDS=1 with_redis cluster-fanout-1000 40 5 one:roost-adapter1: two:roost-adapter2: \
         node:sio-adapter2: -- -x sio -m fanout -c 1000 -s 20 -k 40 -W 0.5
