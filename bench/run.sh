@@ -235,7 +235,9 @@ stop_redis() { # the throwaway redis-server of the cluster scenarios, by its PID
     REDIS_URL=
     REDIS_DIR=
 }
-trap 'stop_server; stop_pg; stop_redis' EXIT INT TERM
+cleanup() { stop_server; stop_pg; stop_redis; }
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM # and stop there: no report of a cut-short run
 is_roost() { case $1 in roost* | platform*) return 0 ;; esac; return 1; } # server kind
 
 # ---- one measurement --------------------------------------------------------------------
