@@ -13,6 +13,19 @@
  *   storm   -c handshakes in flight at all times; each connection is closed once its
  *           handshake completes and a new one replaces it; reports handshakes per second.
  *
+ * With -p PID, echo and storm runs also report the server's CPU time (user + system, all its
+ * threads, from /proc/PID/stat) spent during the measurement window, and that time divided
+ * by the messages or handshakes measured: what one costs the server, whoever the bottleneck.
+ *
+ * TLS (-L): every connection (both of a long-polling session) runs TLS over TCP before
+ * anything else, with OpenSSL's defaults (TLS 1.3 when the server offers it) and no session
+ * resumption, so that every handshake is a full one: the cost of a new client, not of a
+ * returning one. The server's certificate is NOT verified: the targets are loopback only and
+ * the certificates throwaway self-signed ones; this measures cost, it authenticates nothing.
+ *
+ * Several targets (-a repeated, up to 8: the nodes of one cluster): connection i goes to
+ * target i mod N, so connection 0 (the fan-out emitter) is on the first.
+ *
  * Threads: -t workers, each with its own epoll loop and a slice of the connections (member 0
  * is on worker 0), pinned one per CPU of the process's affinity mask (taskset) when it has
  * enough CPUs. Every run ends by itself within -T seconds: the connect phase gets what is
@@ -27,7 +40,8 @@
  * target port are not limited to one address's ~28,000 ephemeral ports.
  * Targets outside 127.0.0.0/8 and ::1 are refused: this tool must never load another host.
  *
- * Output: one JSON object on one line on stdout; diagnostics on stderr. */
+ * Output: one JSON object on one line on stdout; diagnostics on stderr.
+ * Build: cc -O2 loadgen.c hist.c -lpthread -lssl -lcrypto */
 #define _GNU_SOURCE
 #include "hist.h"
 
@@ -37,6 +51,8 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -56,7 +72,7 @@
 #include <unistd.h>
 
 #define RECV_CHUNK      (64 * 1024)
-#define MAX_INPUT       (16 * 1024 * 1024) /* a reply bigger than this is a broken server */
+#define MAX_REPLY       (16 * 1024 * 1024) /* a reply bigger than this is a broken server */
 #define MAX_DEPTH       4096
 #define MAX_PAYLOAD     (1024 * 1024)
 #define MAX_SRCS        65000
@@ -65,6 +81,7 @@
 #define ROUND_GAP       (20 * NS_PER_MS)
 #define NS_PER_S        1000000000ull
 #define NS_PER_MS       1000000ull
+#define MAX_TARGETS     8
 
 enum proto { PROTO_TCP, PROTO_WS, PROTO_SIO, PROTO_SIO_POLL };
 enum mode { MODE_ECHO, MODE_IDLE, MODE_FANOUT, MODE_STORM };
@@ -96,6 +113,8 @@ struct sock {
     bool busy;     /* polling: an HTTP request is in flight on this connection */
     bool want_out; /* EPOLLOUT is armed after a short write */
     bool dirty;    /* on the worker's flush list */
+    bool tls_hs;   /* TCP is up, the TLS handshake is not done yet */
+    SSL *ssl;      /* -L: the TLS session over fd, else NULL */
     struct session *sess;
     char *in; /* unparsed bytes left over from earlier reads */
     size_t in_len, in_cap;
@@ -109,6 +128,7 @@ struct session {
     struct worker *w;
     uint32_t idx; /* global index; 0 is the fan-out emitter */
     uint8_t state;
+    uint8_t tgt;       /* index into opts.targets: idx mod the number of targets */
     uint32_t mask;     /* WebSocket masking key, varied per frame */
     uint64_t t_start;  /* handshake start, for storm latencies */
     uint32_t inflight; /* echo messages sent and not yet answered */
@@ -120,12 +140,18 @@ struct session {
     size_t postq_len, postq_cap;
 };
 
+struct target {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char text[80];
+};
+
 struct opts {
     enum proto proto;
     enum mode mode;
-    struct sockaddr_storage target;
-    socklen_t target_len;
-    char target_text[80];
+    struct target targets[MAX_TARGETS];
+    int ntargets;
+    bool tls;
     const char *path;
     const char *nsp;
     const char *label;
@@ -178,8 +204,9 @@ static struct {
     _Atomic uint32_t fan_completed; /* rounds done; written by worker 0, watched by main() */
     _Atomic int fan_failed;
     struct worker *workers;
-    char *payload; /* -s bytes of JSON-safe text */
-    char *sio_msg; /* Engine.IO packet sent in echo mode */
+    SSL_CTX *tls_ctx; /* -L: shared by every worker (OpenSSL allows it) */
+    char *payload;    /* -s bytes of JSON-safe text */
+    char *sio_msg;    /* Engine.IO packet sent in echo mode */
     size_t sio_msg_len;
     char *sio_bcast; /* Engine.IO packet sent in fan-out mode */
     size_t sio_bcast_len;
@@ -212,7 +239,7 @@ static void die(const char *fmt, ...)
 static int grow(char **buf, size_t *cap, size_t len, size_t extra)
 {
     if (len + extra <= *cap) return 0;
-    if (len + extra > MAX_INPUT) return -1;
+    if (len + extra > MAX_REPLY) return -1;
     size_t ncap = *cap ? *cap : 256;
     while (ncap < len + extra) ncap *= 2;
     char *n = realloc(*buf, ncap);
@@ -284,9 +311,12 @@ static int ws_put_frame(struct session *ss, int opcode, const char *data, size_t
 
 static void sock_close(struct sock *s)
 {
+    /* no close_notify: a storm client closes the way a plain one does, with a FIN only */
+    if (s->ssl) SSL_free(s->ssl);
+    s->ssl = NULL;
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
-    s->connecting = s->busy = s->want_out = false;
+    s->connecting = s->busy = s->want_out = s->tls_hs = false;
     s->in_len = 0;
     s->out_off = s->out_len = 0;
 }
@@ -295,11 +325,12 @@ static int sock_open(struct sock *s)
 {
     struct worker *w = s->sess->w;
     const struct opts *o = &g.o;
-    int fd = socket(o->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const struct target *t = &o->targets[s->sess->tgt];
+    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (o->target.ss_family == AF_INET && o->srcs > 1) {
+    if (t->addr.ss_family == AF_INET && o->srcs > 1) {
         /* defer the port choice to connect(): ports are then unique per four-tuple, not per
          * source address, so every source address gets the whole ephemeral range */
         setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
@@ -308,7 +339,7 @@ static int sock_open(struct sock *s)
         src.sin_addr.s_addr = htonl(0x7f000001u + k);
         if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) goto fail;
     }
-    if (connect(fd, (const struct sockaddr *)&o->target, o->target_len) < 0 && errno != EINPROGRESS)
+    if (connect(fd, (const struct sockaddr *)&t->addr, t->len) < 0 && errno != EINPROGRESS)
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = s};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) goto fail;
@@ -329,12 +360,26 @@ static void sock_want_out(struct sock *s, bool on)
     s->want_out = on;
 }
 
+/* One write of queued bytes, through TLS with -L. Returns bytes written, or -1 with errno
+ * EAGAIN (wait for EPOLLOUT; TLS asking to read first waits for the next EPOLLIN, which
+ * re-marks the socket) or another error. */
+static ssize_t sock_write(struct sock *s, const char *p, size_t n)
+{
+    if (!s->ssl) return write(s->fd, p, n);
+    ERR_clear_error();
+    int rc = SSL_write(s->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (rc > 0) return rc;
+    int e = SSL_get_error(s->ssl, rc);
+    errno = e == SSL_ERROR_WANT_WRITE ? EAGAIN : e == SSL_ERROR_WANT_READ ? EINPROGRESS : EPIPE;
+    return -1;
+}
+
 /* Writes what s has queued. Returns 0, or -1 when the connection failed. */
 static int sock_flush(struct sock *s)
 {
-    if (s->fd < 0 || s->connecting) return 0;
+    if (s->fd < 0 || s->connecting || s->tls_hs) return 0;
     while (s->out_off < s->out_len) {
-        ssize_t n = write(s->fd, s->out + s->out_off, s->out_len - s->out_off);
+        ssize_t n = sock_write(s, s->out + s->out_off, s->out_len - s->out_off);
         if (n > 0) {
             s->out_off += (size_t)n;
             continue;
@@ -344,6 +389,7 @@ static int sock_flush(struct sock *s)
             sock_want_out(s, true);
             return 0;
         }
+        if (n < 0 && errno == EINPROGRESS) return 0; /* TLS wants to read first */
         return -1;
     }
     s->out_off = s->out_len = 0;
@@ -408,28 +454,28 @@ static int send_http_get(struct session *ss, bool upgrade)
 {
     char req[512];
     const struct opts *o = &g.o;
+    const char *host = o->targets[ss->tgt].text;
     int n;
     if (o->proto == PROTO_WS)
         n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     o->path, o->target_text);
+                     o->path, host);
     else if (upgrade)
         n = snprintf(req, sizeof(req),
                      "GET %s?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
-                     o->path, o->target_text);
+                     o->path, host);
     else if (ss->sid[0])
         n = snprintf(req, sizeof(req),
                      "GET %s?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n\r\n", o->path,
-                     ss->sid, o->target_text);
+                     ss->sid, host);
     else
         n = snprintf(req, sizeof(req),
-                     "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s\r\n\r\n", o->path,
-                     o->target_text);
+                     "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s\r\n\r\n", o->path, host);
     if (n < 0 || (size_t)n >= sizeof(req)) return -1;
     ss->main.busy = true;
     return sock_put(&ss->main, req, (size_t)n);
@@ -449,7 +495,7 @@ static int poll_kick_post(struct session *ss)
     int n = snprintf(head, sizeof(head),
                      "POST %s?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n"
                      "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n",
-                     g.o.path, ss->sid, g.o.target_text, ss->postq_len);
+                     g.o.path, ss->sid, g.o.targets[ss->tgt].text, ss->postq_len);
     if (n < 0 || (size_t)n >= sizeof(head)) return -1;
     if (sock_put(p, head, (size_t)n) < 0 || sock_put(p, ss->postq, ss->postq_len) < 0) return -1;
     ss->postq_len = 0;
@@ -641,7 +687,7 @@ static ssize_t ws_consume(struct session *ss, const char *p, size_t n, uint64_t 
             for (int i = 0; i < 8; i++) len = (len << 8) | h[2 + i];
             hl = 10;
         }
-        if (len > MAX_INPUT) {
+        if (len > MAX_REPLY) {
             session_fail(ss, "frame too big");
             return -1;
         }
@@ -694,7 +740,7 @@ static ssize_t http_head(const char *p, size_t n, int *status, size_t *body_len,
             *chunked = memmem(line, ll, "chunked", 7) != NULL;
         line = memchr(line, '\n', left);
     }
-    if (*body_len > MAX_INPUT) return -1;
+    if (*body_len > MAX_REPLY) return -1;
     return end + 4 - p;
 }
 
@@ -709,7 +755,7 @@ static ssize_t http_chunked(struct worker *w, const char *p, size_t n)
         if (!eol) return n - off > 32 ? -1 : 0;
         char *end;
         unsigned long long size = strtoull(p + off, &end, 16);
-        if (end == p + off || (end != eol && *end != ';') || size > MAX_INPUT) return -1;
+        if (end == p + off || (end != eol && *end != ';') || size > MAX_REPLY) return -1;
         off = (size_t)(eol + 2 - p);
         if (n - off < size + 2) return 0;
         if (size == 0) return memcmp(p + off, "\r\n", 2) == 0 ? (ssize_t)(off + 2) : -1;
@@ -838,10 +884,44 @@ static ssize_t consume(struct sock *s, const char *p, size_t n, uint64_t now)
     return used < 0 ? -1 : (ssize_t)off + used;
 }
 
+/* One read, through TLS with -L. Returns bytes read, 0 at the end of the stream, or -1 with
+ * errno EAGAIN (nothing yet) or another error. */
+static ssize_t sock_read(struct sock *s, char *buf, size_t cap)
+{
+    if (!s->ssl) return read(s->fd, buf, cap);
+    ERR_clear_error();
+    int rc = SSL_read(s->ssl, buf, (int)cap);
+    if (rc > 0) return rc;
+    switch (SSL_get_error(s->ssl, rc)) {
+    case SSL_ERROR_ZERO_RETURN: /* close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        return 0;
+    case SSL_ERROR_WANT_WRITE: /* a TLS 1.3 KeyUpdate answer; servers here never ask */
+        sock_want_out(s, true);
+        /* fall through */
+    case SSL_ERROR_WANT_READ: /* a partial record, or a post-handshake message (tickets) */
+        errno = EAGAIN;
+        return -1;
+    default:
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+static void on_input(struct worker *w, struct sock *s, ssize_t n, uint64_t now);
+
+/* Reads once (level-triggered epoll comes back for the rest), and with TLS until OpenSSL holds
+ * no decrypted bytes that epoll cannot see. */
 static void on_readable(struct worker *w, struct sock *s, uint64_t now)
 {
+    do {
+        on_input(w, s, sock_read(s, w->rbuf, RECV_CHUNK), now);
+    } while (s->fd >= 0 && s->ssl && SSL_pending(s->ssl) > 0);
+}
+
+/* Handles the outcome n of one sock_read into w->rbuf. */
+static void on_input(struct worker *w, struct sock *s, ssize_t n, uint64_t now)
+{
     struct session *ss = s->sess;
-    ssize_t n = read(s->fd, w->rbuf, RECV_CHUNK);
     if (n == 0) {
         if (s->role == ROLE_POST && !s->busy) { /* keep-alive timeout: reopen when needed */
             sock_close(s);
@@ -886,6 +966,53 @@ static void on_readable(struct worker *w, struct sock *s, uint64_t now)
     s->in_len = left;
 }
 
+/* The connection carries bytes now (TCP connected, and TLS done with -L): start talking. */
+static void on_transport_up(struct sock *s)
+{
+    struct session *ss = s->sess;
+    if (s->role == ROLE_POST) {
+        if (poll_kick_post(ss) < 0) session_fail(ss, "out of memory");
+        return;
+    }
+    if (g.o.proto == PROTO_TCP) {
+        on_ready(ss, now_ns());
+        return;
+    }
+    ss->state = ST_UPGRADING;
+    if (send_http_get(ss, g.o.proto == PROTO_SIO) < 0) session_fail(ss, "out of memory");
+}
+
+/* Advances the TLS handshake; called when the TCP connect completes and then on each event of
+ * the socket until the handshake is done. EPOLLOUT is armed only while OpenSSL wants to write. */
+static void tls_handshake(struct sock *s)
+{
+    ERR_clear_error();
+    int rc = SSL_do_handshake(s->ssl);
+    if (rc == 1) {
+        s->tls_hs = false;
+        sock_want_out(s, false);
+        on_transport_up(s);
+        if (s->fd >= 0 && s->out_off < s->out_len) mark_dirty(s);
+        return;
+    }
+    switch (SSL_get_error(s->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+        sock_want_out(s, false);
+        return;
+    case SSL_ERROR_WANT_WRITE:
+        sock_want_out(s, true);
+        return;
+    default: {
+        char why[160];
+        unsigned long e = ERR_peek_error();
+        const char *r = e ? ERR_reason_error_string(e) : NULL;
+        if (!r) r = e ? "?" : "connection closed";
+        snprintf(why, sizeof(why), "TLS handshake failed: %s", r);
+        session_fail(s->sess, why);
+    }
+    }
+}
+
 static void on_connected(struct sock *s)
 {
     struct session *ss = s->sess;
@@ -897,17 +1024,19 @@ static void on_connected(struct sock *s)
         return;
     }
     s->connecting = false;
+    if (g.tls_ctx) {
+        s->ssl = SSL_new(g.tls_ctx);
+        if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) {
+            session_fail(ss, "cannot create the TLS session");
+            return;
+        }
+        SSL_set_connect_state(s->ssl);
+        s->tls_hs = true;
+        tls_handshake(s);
+        return;
+    }
     sock_want_out(s, false);
-    if (s->role == ROLE_POST) {
-        if (poll_kick_post(ss) < 0) session_fail(ss, "out of memory");
-        return;
-    }
-    if (g.o.proto == PROTO_TCP) {
-        on_ready(ss, now_ns());
-        return;
-    }
-    ss->state = ST_UPGRADING;
-    if (send_http_get(ss, g.o.proto == PROTO_SIO) < 0) session_fail(ss, "out of memory");
+    on_transport_up(s);
 }
 
 /* ---- worker loop ------------------------------------------------------------------------ */
@@ -1024,8 +1153,14 @@ static void *worker_main(void *arg)
                 if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(s);
                 continue;
             }
+            if (s->tls_hs) {
+                tls_handshake(s);
+                continue;
+            }
             if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(w, s, now);
-            if (s->fd >= 0 && (ev[i].events & EPOLLOUT)) mark_dirty(s);
+            /* EPOLLOUT, or TLS that wanted to read before it could write */
+            if (s->fd >= 0 && ((ev[i].events & EPOLLOUT) || (s->ssl && s->out_off < s->out_len)))
+                mark_dirty(s);
         }
         flush_dirty(w);
         /* storm: restart closed sessions only now, so that no event of this batch can reach a
@@ -1052,8 +1187,48 @@ static long rss_kib(pid_t pid)
     return kib;
 }
 
+/* The CPU time (user + system) process pid has used, in microseconds, its threads included
+ * (exited ones too); -1 when it cannot be read. Resolution: one clock tick (10 ms). */
+static int64_t cpu_us(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = 0;
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces and parentheses */
+    if (!p) return -1;
+    /* after ")": state is field 3; utime and stime are fields 14 and 15 */
+    unsigned long long ut, st;
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (int64_t)((ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
+static void tls_setup(void)
+{
+    g.tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!g.tls_ctx) die("cannot create the TLS context");
+    /* no verification: loopback targets with throwaway self-signed certificates (see the
+     * header); a handshake costs the server the same either way */
+    SSL_CTX_set_verify(g.tls_ctx, SSL_VERIFY_NONE, NULL);
+    /* every connection a new client: full handshakes, no resumption (the tickets a server
+     * sends after a TLS 1.3 handshake are read and dropped, as its default costs include them) */
+    SSL_CTX_set_session_cache_mode(g.tls_ctx, SSL_SESS_CACHE_OFF);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(g.tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    /* partial writes and a moving buffer match sock_flush's queue; released buffers keep
+     * 19,000 idle TLS clients in memory */
+    SSL_CTX_set_mode(g.tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+}
+
 /* Accepts only literal loopback addresses ("localhost" means 127.0.0.1). */
-static void parse_target(struct opts *o, const char *arg)
+static void parse_target(struct target *t, const char *arg)
 {
     char host[64];
     const char *port;
@@ -1076,23 +1251,23 @@ static void parse_target(struct opts *o, const char *arg)
     char *endp;
     long pn = strtol(port, &endp, 10);
     if (*endp || pn < 1 || pn > 65535) die("bad port in %s", arg);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&o->target;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&o->target;
-    memset(&o->target, 0, sizeof(o->target));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&t->addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&t->addr;
+    memset(&t->addr, 0, sizeof(t->addr));
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127)
             die("refusing target %s: only 127.0.0.0/8 and ::1 may be loaded", arg);
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)pn);
-        o->target_len = sizeof(*v4);
-        snprintf(o->target_text, sizeof(o->target_text), "%s:%ld", host, pn);
+        t->len = sizeof(*v4);
+        snprintf(t->text, sizeof(t->text), "%s:%ld", host, pn);
     } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
             die("refusing target %s: only 127.0.0.0/8 and ::1 may be loaded", arg);
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)pn);
-        o->target_len = sizeof(*v6);
-        snprintf(o->target_text, sizeof(o->target_text), "[::1]:%ld", pn);
+        t->len = sizeof(*v6);
+        snprintf(t->text, sizeof(t->text), "[::1]:%ld", pn);
     } else {
         die("bad target %s: want a literal loopback address (names are not resolved)", arg);
     }
@@ -1108,12 +1283,16 @@ static int pick(const char *arg, const char *const *names, int count, const char
 
 static void usage(void)
 {
-    fputs("usage: loadgen -a 127.0.0.1:PORT [-x tcp|ws|sio|sio-poll] [-m echo|idle|fanout|storm]\n"
-          "               [-c conns] [-t threads] [-d depth] [-s bytes] [-T total_s]\n"
-          "               [-W warmup_s] [-M measure_s] [-k rounds] [-p server_pid]\n"
-          "               [-S source_addrs] [-b handshakes_in_flight] [-u path] [-n nsp]\n"
-          "               [-l label]\n"
-          "  -a  target; only 127.0.0.0/8 and [::1] are accepted\n"
+    fputs("usage: loadgen -a 127.0.0.1:PORT [-a ...] [-x tcp|ws|sio|sio-poll] [-L]\n"
+          "               [-m echo|idle|fanout|storm] [-c conns] [-t threads] [-d depth]\n"
+          "               [-s bytes] [-T total_s] [-W warmup_s] [-M measure_s] [-k rounds]\n"
+          "               [-p server_pid] [-S source_addrs] [-b handshakes_in_flight]\n"
+          "               [-u path] [-n nsp] [-l label]\n"
+          "  -a  target; only 127.0.0.0/8 and [::1] are accepted; repeated (up to 8): the\n"
+          "      connections go round-robin over them, the first (the fan-out emitter) to the\n"
+          "      first target\n"
+          "  -L  TLS (OpenSSL defaults: TLS 1.3 when offered; full handshakes, no resumption;\n"
+          "      the certificate is not verified: loopback benchmarks only)\n"
           "  -x  protocol (default sio)        -m  mode (default echo)\n"
           "  -c  connections / members / storm concurrency (default 100)\n"
           "  -t  worker threads, one per core (default 1)\n"
@@ -1123,7 +1302,8 @@ static void usage(void)
           "  -T  hard bound on the whole run in seconds (default 30)\n"
           "  -W  warm-up (echo, storm, fanout) or settle time (idle) in seconds (default 1)\n"
           "  -M  measurement window in seconds, echo and storm (default 5)\n"
-          "  -k  fan-out rounds (default 20)   -p  server pid for RSS (idle)\n"
+          "  -k  fan-out rounds (default 20)\n"
+          "  -p  server pid: RSS growth (idle, and reported always), CPU time (echo, storm)\n"
           "  -S  spread sources over 127.0.0.1..127.0.0.N (default 32)\n"
           "  -b  handshakes in flight per thread while connecting (default 256)\n"
           "  -u  path (default / for ws, /socket.io/ for Socket.IO)\n"
@@ -1148,13 +1328,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
                        .total_s = 30,
                        .warmup_s = 1,
                        .measure_s = 5};
-    bool have_target = false;
     int c;
-    while ((c = getopt(argc, argv, "a:x:m:c:t:d:s:T:W:M:k:p:S:b:u:n:l:h")) != -1) {
+    while ((c = getopt(argc, argv, "a:x:m:c:t:d:s:T:W:M:k:p:S:b:u:n:l:Lh")) != -1) {
         switch (c) {
         case 'a':
-            parse_target(o, optarg);
-            have_target = true;
+            if (o->ntargets == MAX_TARGETS) die("at most %d targets (-a)", MAX_TARGETS);
+            parse_target(&o->targets[o->ntargets++], optarg);
+            break;
+        case 'L':
+            o->tls = true;
             break;
         case 'x':
             o->proto = (enum proto)pick(optarg, proto_names, 4, "protocol");
@@ -1208,7 +1390,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    if (!have_target) usage();
+    if (!o->ntargets) usage();
     if (!o->path) o->path = (o->proto == PROTO_WS || o->proto == PROTO_TCP) ? "/" : "/socket.io/";
     if (o->conns < 1 || o->threads < 1 || o->threads > 256 || o->threads > o->conns)
         die("bad -c or -t");
@@ -1294,6 +1476,7 @@ static void setup_workers(const struct opts *o)
             struct session *ss = &w->sess[i];
             ss->w = w;
             ss->idx = base + i;
+            ss->tgt = (uint8_t)(ss->idx % (uint32_t)o->ntargets);
             ss->main = (struct sock){.fd = -1, .role = ROLE_MAIN, .sess = ss};
             ss->post = (struct sock){.fd = -1, .role = ROLE_POST, .sess = ss};
             ss->mask = 0x9e3779b9u ^ (ss->idx * 2654435761u) ^ (uint32_t)getpid();
@@ -1325,6 +1508,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fit_descriptors(o);
     build_messages(o);
+    if (o->tls) tls_setup();
     setup_workers(o);
     g.fan_times = calloc((size_t)o->rounds, sizeof(uint64_t));
     if (!g.fan_times) die("out of memory");
@@ -1346,6 +1530,7 @@ int main(int argc, char **argv)
             die("cannot start threads");
 
     uint64_t t_connected = 0, t_measure = 0, t_end = 0;
+    int64_t cpu_start = -1, cpu_end = -1;
     long rss_after = -1;
     bool timed_out = false;
     uint64_t phase_at = t0; /* when the current phase began */
@@ -1377,6 +1562,7 @@ int main(int argc, char **argv)
             g.fan_members = atomic_load(&g.ready);
             t_measure = now;
             phase_at = now;
+            if (o->pid > 0) cpu_start = cpu_us(o->pid);
             atomic_store(&g.phase, PHASE_MEASURE);
         } else if (ph == PHASE_MEASURE) {
             if ((o->mode == MODE_ECHO || o->mode == MODE_STORM) &&
@@ -1387,6 +1573,7 @@ int main(int argc, char **argv)
         }
     }
     if (!t_end) t_end = now_ns();
+    if (cpu_start >= 0) cpu_end = cpu_us(o->pid);
     atomic_store(&g.phase, PHASE_DONE);
     for (int t = 0; t < o->threads; t++) pthread_join(g.workers[t].thread, NULL);
 
@@ -1403,9 +1590,11 @@ int main(int argc, char **argv)
     uint32_t ready = atomic_load(&g.ready);
     double measured = t_measure ? (double)(t_end - t_measure) / 1e9 : 0;
 
-    printf("{\"tool\":\"loadgen\",\"label\":\"%s\",\"proto\":\"%s\",\"mode\":\"%s\","
-           "\"target\":\"%s\",\"conns\":%d,\"threads\":%d,\"depth\":%d,\"size\":%d,\"srcs\":%d,",
-           o->label, proto_names[o->proto], mode_names[o->mode], o->target_text, o->conns,
+    printf("{\"tool\":\"loadgen\",\"label\":\"%s\",\"proto\":\"%s\",\"tls\":%s,\"mode\":\"%s\","
+           "\"target\":\"",
+           o->label, proto_names[o->proto], o->tls ? "true" : "false", mode_names[o->mode]);
+    for (int t = 0; t < o->ntargets; t++) printf("%s%s", t ? "," : "", o->targets[t].text);
+    printf("\",\"conns\":%d,\"threads\":%d,\"depth\":%d,\"size\":%d,\"srcs\":%d,", o->conns,
            o->threads, o->depth, o->size, o->srcs);
     printf("\"ready\":%u,\"connect_s\":%.3f,", o->mode == MODE_STORM ? 0 : ready,
            t_connected ? (double)(t_connected - t0) / 1e9 : 0.0);
@@ -1419,6 +1608,10 @@ int main(int argc, char **argv)
         print_us("max", (double)all.max * (all.count > 0), true);
         print_us("mean", lat_hist_mean(&all), false);
         printf("},");
+        if (cpu_start >= 0 && cpu_end >= cpu_start)
+            printf("\"server_cpu_s\":%.3f,\"server_cpu_us_per_msg\":%.2f,",
+                   (double)(cpu_end - cpu_start) / 1e6,
+                   msgs ? (double)(cpu_end - cpu_start) / (double)msgs : 0.0);
     }
     if (o->mode == MODE_IDLE || o->pid > 0) {
         long after = rss_after >= 0 ? rss_after : rss_kib(o->pid);
@@ -1435,8 +1628,11 @@ int main(int argc, char **argv)
         print_us("p99", (double)p99, true);
         print_us("min", k ? (double)g.fan_times[0] : 0, true);
         print_us("max", k ? (double)g.fan_times[k - 1] : 0, false);
-        printf("},\"per_member_us\":%.3f,",
-               g.fan_members ? (double)p50 / 1000.0 / g.fan_members : 0);
+        uint64_t sum = 0;
+        for (uint32_t i = 0; i < k; i++) sum += g.fan_times[i];
+        printf("},\"per_member_us\":%.3f,\"deliveries_per_s\":%.1f,",
+               g.fan_members ? (double)p50 / 1000.0 / g.fan_members : 0,
+               sum ? (double)g.fan_members * k / ((double)sum / 1e9) : 0.0);
     }
     printf("\"bytes_in\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"timeout\":%s}\n", bytes_in, errors,
            timed_out ? "true" : "false");

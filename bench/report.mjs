@@ -23,6 +23,12 @@ const TARGET_COLOR = { roost: "#1b9e77", node: "#d95f02", floor: "#7570b3" };
 const COMMIT_TARGETS = ["group", "1tx"];
 const COMMIT_TITLE = { group: "group commit", "1tx": "one transaction per write" };
 const COMMIT_COLOR = { group: "#1b9e77", "1tx": "#e7298a" };
+// the cluster scenarios: roost on one node and on two (Redis adapter), two Node.js nodes
+const CLUSTER_TARGETS = ["one", "two", "node1", "node"];
+const CLUSTER_TITLE = { one: "roost, 1 node", two: "roost, 2 nodes", node1: "Node.js socket.io, 1 node",
+    node: "Node.js socket.io, 2 nodes" };
+const CLUSTER_COLOR = { one: "#66a61e", two: "#1b9e77", node1: "#e6ab02", node: "#d95f02" };
+const TLS_PEER = "Node.js socket.io on node:https";
 // the Node.js peer's column title, where it is not the socket.io conformance peer
 const PEER_TITLE = {
     "ws-echo-c100-s20": "Node.js ws",
@@ -30,6 +36,10 @@ const PEER_TITLE = {
     "chat-r200": "Node.js socket.io + graphql-http + better-sqlite3",
     "chat-r500": "Node.js socket.io + graphql-http + better-sqlite3",
     "gql-user": "Node.js graphql-http",
+    "storm-wss": TLS_PEER,
+    "echo-tls-c100-s20": TLS_PEER,
+    "idle-tls-2000": TLS_PEER,
+    "idle-tls-10000": TLS_PEER,
 };
 
 // What each scenario measures, and which figures its table shows.
@@ -46,8 +56,18 @@ const SCENARIOS = {
     "idle-19000": ["Idle Socket.IO connections: 19,000", "idle"],
     "fanout-1000": ["Room fan-out: 1,000 members, 20 B event", "fanout"],
     "fanout-10000": ["Room fan-out: 10,000 members, 20 B event", "fanout"],
+    "cluster-fanout-1000": ["Broadcast fan-out across nodes (Redis adapter): 1,000 members, 20 B event, " +
+        "members alternating over the nodes, the emitter on the first", "cluster"],
+    "cluster-fanout-10000": ["Broadcast fan-out across nodes (Redis adapter): 10,000 members, 20 B event, " +
+        "members alternating over the nodes, the emitter on the first", "cluster"],
     "storm-ws": ["Connection storm: Socket.IO over WebSocket, 64 handshakes in flight", "storm"],
     "storm-poll": ["Connection storm: Socket.IO over long-polling, 64 handshakes in flight", "storm"],
+    "storm-wss": ["Connection storm over TLS: Socket.IO over WSS, 64 handshakes in flight, each a full " +
+        "TLS 1.3 handshake (no resumption)", "storm"],
+    "echo-tls-c100-s20": ["Socket.IO echo over WSS (TLS 1.3): 100 connections, 20 B events, 1 in flight",
+        "echo_tls"],
+    "idle-tls-2000": ["Idle Socket.IO connections over WSS (TLS 1.3): 2,000", "idle"],
+    "idle-tls-10000": ["Idle Socket.IO connections over WSS (TLS 1.3): 10,000", "idle"],
     "chat-r50": ["Durable chat end to end at 50 messages/s offered: 25 pairs (QUICK: 5), sendMessage " +
         "over HTTP keep-alive → `chatroom` on the other member's socket", "chat"],
     "chat-r200": ["Durable chat end to end at 200 messages/s offered (QUICK: 5 pairs)", "chat"],
@@ -105,8 +125,16 @@ const METRICS = {
         ["handshakes/s", "", (r) => r.rate, "high"],
         ["handshake p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
         ["handshake p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
+        ["server CPU per handshake", "µs", (r) => some(r, r.server_cpu_us_per_msg), "low"],
+    ],
+    cluster: [
+        ["delivered messages/s", "", (r) => (r.rounds > 0 ? r.deliveries_per_s : undefined), "high"],
+        ["to last member p50", "ms", (r) => (r.rounds > 0 ? r.last_us.p50 / 1000 : undefined), "low"],
+        ["to last member p99", "ms", (r) => (r.rounds > 0 ? r.last_us.p99 / 1000 : undefined), "low"],
     ],
 };
+METRICS.echo_tls = [...METRICS.echo,
+    ["server CPU per message", "µs", (r) => some(r, r.server_cpu_us_per_msg), "low"]];
 
 function sh(cmd) {
     try {
@@ -287,6 +315,10 @@ for (const [scen, [title, kind]] of Object.entries(SCENARIOS)) {
         commitTable(s, kind);
         continue;
     }
+    if (kind === "cluster") {
+        clusterTable(s, kind);
+        continue;
+    }
     const present = TARGETS.filter((t) => s[t] || (t === "roost" && kind !== undefined));
     const hasFloor = !!s.floor;
     const head = ["metric", "roost", PEER_TITLE[scen] ?? "Node.js socket.io"];
@@ -313,6 +345,7 @@ for (const [scen, [title, kind]] of Object.entries(SCENARIOS)) {
     if (notes.length) lines.push("", `Notes: ${notes.join("; ")}.`);
     lines.push("");
 }
+tlsCostTable();
 const skipped = (env.BENCH_SKIPPED ?? "").split(" ").filter(Boolean);
 if (skipped.length) {
     lines.push("#### Not measured in this run");
@@ -340,6 +373,75 @@ function commitTable(s, kind) {
         if (x?.errors) notes.push(`${COMMIT_TITLE[t]}: ${x.errors} errors`);
     }
     if (notes.length) lines.push("", `Notes: ${notes.join("; ")}.`);
+    lines.push("");
+}
+
+// roost on 1 and 2 nodes and the Node.js peer on 2 (and 1, when measured), all with the Redis
+// adapter; every node, Redis included, on the server CPU
+function clusterTable(s, kind) {
+    const present = CLUSTER_TARGETS.filter((t) => s[t]);
+    const head = ["metric", ...present.map((t) => CLUSTER_TITLE[t])];
+    if (s.one && s.two) head.push("roost 2 nodes vs 1");
+    if (s.two && s.node) head.push("roost vs Node.js, 2 nodes");
+    lines.push(`| ${head.join(" | ")} |`);
+    lines.push(`|${head.map(() => "---").join("|")}|`);
+    for (const [name, unit, , better] of METRICS[kind]) {
+        const row = [unit ? `${name} (${unit})` : name, ...present.map((t) => cell(s[t], name, unit))];
+        const m = (t) => s[t]?.metrics?.[name]?.median;
+        if (s.one && s.two) row.push(ratio(m("two"), m("one"), better));
+        if (s.two && s.node) row.push(ratio(m("two"), m("node"), better));
+        lines.push(`| ${row.join(" | ")} |`);
+    }
+    const notes = [];
+    for (const t of present) {
+        const x = s[t];
+        if (x.failed) notes.push(`${CLUSTER_TITLE[t]}: ${x.failed} of ${x.runs} runs failed`);
+        if (x.errors) notes.push(`${CLUSTER_TITLE[t]}: ${x.errors} errors`);
+        if (x.timeouts) notes.push(`${CLUSTER_TITLE[t]}: ${x.timeouts} runs hit their time bound`);
+    }
+    notes.push("every node and Redis share the server CPU (the load generator has the other): this " +
+        "shows what crossing nodes through Redis costs, not what a second machine would add");
+    lines.push("", `Notes: ${notes.join("; ")}.`);
+    lines.push("");
+}
+
+// What TLS adds to one connection: server CPU per handshake (storm-wss against storm-ws) and
+// memory per idle connection (idle-tls-N against idle-N), from the same run.
+function tlsCostTable() {
+    const idle = ["10000", "2000"].find((n) => summary[`idle-tls-${n}`] && summary[`idle-${n}`]);
+    const hs = "server CPU per handshake";
+    const kib = "KiB per connection";
+    const rows = [];
+    const add = (label, unit, f, better) => {
+        const r = f("roost");
+        const n = f("node");
+        if (r === undefined && n === undefined) return;
+        rows.push(`| ${label} (${unit}) | ${num(r)} | ${num(n)} | ${ratio(r, n, better)} |`);
+    };
+    const diff = (a, b) => (a !== undefined && b !== undefined ? a - b : undefined);
+    if (summary["storm-wss"] && summary["storm-ws"]) {
+        add("server CPU per handshake, WebSocket", "µs", (t) => get("storm-ws", t, hs), "low");
+        add("server CPU per handshake, WSS", "µs", (t) => get("storm-wss", t, hs), "low");
+        add("**TLS adds per handshake**", "µs", (t) => diff(get("storm-wss", t, hs), get("storm-ws", t, hs)), "low");
+    }
+    if (idle) {
+        add(`idle connection, WebSocket (idle-${idle})`, "KiB", (t) => get(`idle-${idle}`, t, kib), "low");
+        add(`idle connection, WSS (idle-tls-${idle})`, "KiB", (t) => get(`idle-tls-${idle}`, t, kib), "low");
+        add("**TLS adds per idle connection**", "KiB",
+            (t) => diff(get(`idle-tls-${idle}`, t, kib), get(`idle-${idle}`, t, kib)), "low");
+    }
+    if (!rows.length) return;
+    lines.push("#### tls-cost: what TLS adds to one connection (issue 13)");
+    lines.push("");
+    lines.push(`| figure (medians of this run) | roost | ${TLS_PEER} | roost vs Node.js |`);
+    lines.push("|---|---|---|---|");
+    lines.push(...rows);
+    lines.push("");
+    lines.push("Server CPU time is user + system time of the server process (all its threads) from " +
+        "`/proc/PID/stat` over the measured window, divided by the handshakes completed in it: what a " +
+        "connection costs the server whoever limits the rate (with TLS the load generator's own " +
+        "handshake work, on its one core, limits it). Kernel work done in the client's context " +
+        "(loopback delivery) is not in it.");
     lines.push("");
 }
 
@@ -415,6 +517,8 @@ function plots() {
         ["http-rate", "HTTP: requests per second (wrk, log scale)", "requests/s", series("http", "requests/s"), true],
         ["durable-writes", "Durable writes per second: group commit vs one transaction per write", "writes/s",
             series("commit", "writes/s", 1, COMMIT_TARGETS), false, COMMIT_TARGETS],
+        ["cluster-fanout", "Fan-out across nodes (Redis adapter): time until the last member has the event, p50 (ms)",
+            "ms", series("cluster", "to last member p50", 1, CLUSTER_TARGETS), false, CLUSTER_TARGETS],
     ];
     let script = "set terminal svg size 960,480 dynamic enhanced font 'sans,11' background rgb 'white'\n" +
         "set datafile missing '?'\nset style data histograms\nset style histogram errorbars gap 2 lw 1\n" +
@@ -429,8 +533,9 @@ function plots() {
         const cols = targets.map((t, i) => {
             const c = 2 + 3 * i;
             if (rows.every((r) => r.split(" ")[c - 1] === "?")) return null;
-            const ttl = TARGET_TITLE[t] ?? COMMIT_TITLE[t];
-            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${ttl}' lc rgb '${TARGET_COLOR[t] ?? COMMIT_COLOR[t]}'`;
+            const ttl = TARGET_TITLE[t] ?? COMMIT_TITLE[t] ?? CLUSTER_TITLE[t];
+            const color = TARGET_COLOR[t] ?? COMMIT_COLOR[t] ?? CLUSTER_COLOR[t];
+            return `'${dat}' using ${c}:${c + 1}:${c + 2}:xtic(1) title '${ttl}' lc rgb '${color}'`;
         }).filter(Boolean);
         if (!cols.length) continue;
         script += `set output '${results}/${prefix}${name}.svg'\nset title "${title}"\nset ylabel "${ylabel}"\n`;

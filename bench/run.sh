@@ -54,7 +54,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "descriptor limit $(ulimit -n) per process"
 
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla"
-cc $CFLAGS -o $OUT/loadgen bench/loadgen.c bench/hist.c -lpthread
+cc $CFLAGS -o $OUT/loadgen bench/loadgen.c bench/hist.c -lpthread -lssl -lcrypto
 cc $CFLAGS -o $OUT/floor bench/floor.c
 
 command -v node >/dev/null || { say "node is missing: run scripts/deps.sh build"; exit 1; }
@@ -82,6 +82,24 @@ if ! command -v wrk >/dev/null; then
         say "wrk missing (sudo apt-get install wrk): the HTTP scenarios fail"
     fi
 fi
+if ! command -v redis-server >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        say "installing redis-server (Debian) for the cluster scenarios"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server \
+            >/dev/null || say "could not install redis-server: the cluster scenarios are skipped"
+    else
+        say "redis-server missing (sudo apt-get install redis-server): cluster scenarios skipped"
+    fi
+fi
+# a throwaway self-signed certificate for the TLS scenarios (roost and the Node.js peer both
+# serve it; the load generator does not verify it: loopback only)
+TLS_CERT=$OUT/tls-cert.pem
+TLS_KEY=$OUT/tls-key.pem
+if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout "$TLS_KEY" -out "$TLS_CERT" \
+    >$OUT/openssl.log 2>&1; then
+    say "openssl could not make a certificate (see $OUT/openssl.log): the TLS scenarios fail"
+fi
 # the budget counts measurements, not the one-off npm ci (better-sqlite3 compiles for minutes)
 T_START=$(date +%s)
 
@@ -93,6 +111,11 @@ fi
 
 # ---- servers ----------------------------------------------------------------------------
 SERVER_PID=
+EXTRA_PIDS=()    # the other nodes of a cluster target, stopped with SERVER_PID
+EXTRA_TARGETS=() # their addresses, as more loadgen -a flags
+REDIS_URL=
+REDIS_PID=
+REDIS_DIR=
 wait_port() { # port pid: up to 10 s for the server to accept
     local i
     for i in $(seq 1 200); do
@@ -103,7 +126,25 @@ wait_port() { # port pid: up to 10 s for the server to accept
     return 1
 }
 
+# start_node roost|sio PORT LOG: one node of a cluster target (roost, or the Node.js peer, with
+# the Redis adapter at REDIS_URL), pinned to SERVER_CPU; its PID goes to EXTRA_PIDS and its
+# address to EXTRA_TARGETS. Non-zero when it does not listen.
+start_node() {
+    local kind=$1 port=$2 log=$3
+    case $kind in
+    roost) taskset -c "$SERVER_CPU" "$ROOST" --conformance --listen "127.0.0.1:$port" --threads 1 \
+        "${PING[@]}" --adapter "$REDIS_URL" >"$log" 2>&1 & ;;
+    sio) taskset -c "$SERVER_CPU" node bench/peers/sio-server.mjs --listen "127.0.0.1:$port" \
+        "${PING[@]}" --adapter "$REDIS_URL" >"$log" 2>&1 & ;;
+    esac
+    EXTRA_PIDS+=($!)
+    EXTRA_TARGETS+=(-a "127.0.0.1:$port")
+    wait_port "$port" $!
+}
+
 # start_server KIND PORT: starts it pinned to SERVER_CPU; sets SERVER_PID. Non-zero on failure.
+# Cluster kinds (roost-adapter1|2, sio-adapter1|2: that many nodes) need REDIS_URL (with_redis);
+# the second node listens on PORT+1 and is in EXTRA_PIDS and EXTRA_TARGETS.
 start_server() {
     local kind=$1 port=$2 log=$OUT/server-$kind.log
     # platform servers get a fresh database per run (removed by stop_server)
@@ -127,6 +168,21 @@ start_server() {
         --db "$DB_DIR/gql.db" >"$log" 2>&1 & ;;
     roost) taskset -c "$SERVER_CPU" "$ROOST" --conformance --listen "127.0.0.1:$port" --threads 1 \
         "${PING[@]}" >"$log" 2>&1 & ;;
+    roost-tls) taskset -c "$SERVER_CPU" "$ROOST" --conformance --listen "127.0.0.1:$port" --threads 1 \
+        "${PING[@]}" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" >"$log" 2>&1 & ;;
+    sio-tls) taskset -c "$SERVER_CPU" node bench/peers/sio-server.mjs --listen "127.0.0.1:$port" \
+        "${PING[@]}" --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" >"$log" 2>&1 & ;;
+    roost-adapter[12] | sio-adapter[12])
+        [ -n "$REDIS_URL" ] || return 1
+        start_node "${kind%-adapter*}" "$port" "$log" || { stop_server; return 1; }
+        SERVER_PID=${EXTRA_PIDS[0]} # the first node is the server: -p, and the emitter's
+        EXTRA_PIDS=()
+        EXTRA_TARGETS=()
+        if [ "${kind##*-adapter}" = 2 ]; then
+            PORT=$((PORT + 1))
+            start_node "${kind%-adapter*}" "$PORT" "$OUT/server-$kind-2.log" ||
+                { stop_server; return 1; }
+        fi ;;
     sio) taskset -c "$SERVER_CPU" node bench/peers/sio-server.mjs --listen "127.0.0.1:$port" \
         "${PING[@]}" >"$log" 2>&1 & ;;
     ws) taskset -c "$SERVER_CPU" node bench/peers/ws-server.mjs --listen "127.0.0.1:$port" \
@@ -134,23 +190,32 @@ start_server() {
     floor-echo) taskset -c "$SERVER_CPU" $OUT/floor -l "127.0.0.1:$port" -m echo >"$log" 2>&1 & ;;
     floor-fanout) taskset -c "$SERVER_CPU" $OUT/floor -l "127.0.0.1:$port" -m fanout >"$log" 2>&1 & ;;
     esac
-    SERVER_PID=$!
+    case $kind in *-adapter*) ;; *) SERVER_PID=$! ;; esac
     if ! wait_port "$port" "$SERVER_PID"; then
         stop_server
         return 1
     fi
 }
 
-stop_server() { # SIGTERM, then SIGKILL after 3 s: a server that ignores TERM must not hang us
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
+# stop_pid PID: SIGTERM, then SIGKILL after 3 s: a server that ignores TERM must not hang us
+stop_pid() {
+    kill "$1" 2>/dev/null || true
     local i
     for i in $(seq 1 60); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
+        kill -0 "$1" 2>/dev/null || break
         sleep 0.05
     done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+stop_server() { # the server, and the other nodes of a cluster target
+    local p
+    for p in ${EXTRA_PIDS[@]+"${EXTRA_PIDS[@]}"}; do stop_pid "$p"; done
+    EXTRA_PIDS=()
+    EXTRA_TARGETS=()
+    [ -n "$SERVER_PID" ] || return 0
+    stop_pid "$SERVER_PID"
     SERVER_PID=
     [ -z "$DB_DIR" ] || rm -rf "$DB_DIR"
     DB_DIR=
@@ -162,7 +227,17 @@ stop_pg() { # the throwaway PostgreSQL of the writes-pg scenario, by its URL
     scripts/pg-test.sh stop "$PG_URL" >/dev/null 2>&1 || say "could not stop PostgreSQL at $PG_URL"
     PG_URL=
 }
-trap 'stop_server; stop_pg' EXIT INT TERM
+stop_redis() { # the throwaway redis-server of the cluster scenarios, by its PID
+    [ -n "$REDIS_PID" ] || return 0
+    stop_pid "$REDIS_PID"
+    [ -z "$REDIS_DIR" ] || rm -rf "$REDIS_DIR"
+    REDIS_PID=
+    REDIS_URL=
+    REDIS_DIR=
+}
+cleanup() { stop_server; stop_pg; stop_redis; }
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM # and stop there: no report of a cut-short run
 is_roost() { case $1 in roost* | platform*) return 0 ;; esac; return 1; } # server kind
 
 # ---- one measurement --------------------------------------------------------------------
@@ -174,7 +249,8 @@ run_one() {
     if is_roost "$kind" && [ "$ROOST_OK" = 0 ]; then return 0; fi
     PORT=$((PORT + 1))
     [ "$PORT" -lt 60000 ] || PORT=${PORT_BASE:-17000}
-    if ! start_server "$kind" "$PORT"; then
+    local port=$PORT # start_server moves PORT on past a cluster's other nodes
+    if ! start_server "$kind" "$port"; then
         if [ "$target" = roost ] && [ "$kind" = roost ]; then
             say "roost did not start in --conformance mode ($(tail -n 1 $OUT/server-roost.log 2>/dev/null)); roost rows are skipped"
             ROOST_OK=0
@@ -187,8 +263,8 @@ run_one() {
     local lines line
     case $DRIVER in
     loadgen) lines=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" $OUT/loadgen \
-        -a "127.0.0.1:$PORT" -T "$bound" -l "$label" -p "$SERVER_PID" "$@" 2>>$OUT/loadgen.log) ||
-        true ;;
+        -a "127.0.0.1:$port" ${EXTRA_TARGETS[@]+"${EXTRA_TARGETS[@]}"} -T "$bound" -l "$label" \
+        -p "$SERVER_PID" "$@" 2>>$OUT/loadgen.log) || true ;;
     chat) lines=$(timeout $((bound + 15)) taskset -c "$LOADGEN_CPU" node bench/chat-load.mjs \
         --url "http://127.0.0.1:$PORT" --label "$label" --bound "$bound" "$@" \
         2>>$OUT/chat-load.log) || true ;;
@@ -244,9 +320,12 @@ summary() { # one JSON line -> a short human summary
         let s = r.error ? "ERROR " + r.error : "";
         if (r.mode === "echo" || r.mode === "storm" || r.proto === "http" || r.proto === "chat")
             s = `${f(r.rate)}/s  p50 ${f(r.lat_us.p50)} us  p99 ${f(r.lat_us.p99)} us`;
+        if (r.server_cpu_us_per_msg && r.mode === "storm")
+            s += `  server CPU ${f(r.server_cpu_us_per_msg)} us each`;
         if (r.mode === "idle") s = `${r.kib_per_conn.toFixed(2)} KiB/conn (${r.ready} conns)`;
         if (r.mode === "fanout")
-            s = `last member p50 ${f(r.last_us.p50 / 1000)} ms p99 ${f(r.last_us.p99 / 1000)} ms`;
+            s = `last member p50 ${f(r.last_us.p50 / 1000)} ms p99 ${f(r.last_us.p99 / 1000)} ms` +
+                `  ${f(r.deliveries_per_s)} deliveries/s`;
         if (r.errors) s += `  errors ${r.errors}`;
         if (r.timeout) s += "  TIMEOUT";
         console.log(s);' "$1" 2>/dev/null || echo "?"
@@ -298,6 +377,35 @@ with_pg() {
     stop_pg
 }
 
+# with_redis SCENARIO_ARGS...: the scenario with a throwaway redis-server on loopback (no
+# persistence, its own directory, pinned to the server's CPU), stopped by its PID afterwards.
+with_redis() {
+    [[ $1 =~ $ONLY ]] || return 0
+    if ! command -v redis-server >/dev/null; then
+        say "redis-server missing (scripts/deps.sh bench): $1 skipped"
+        SKIPPED+=("$1")
+        return 0
+    fi
+    local rport=$((${PORT_BASE:-17000} - 1)) # below the servers' ports
+    while (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; do rport=$((rport - 1)); done
+    REDIS_DIR=$OUT/redis-$rport
+    rm -rf "$REDIS_DIR"
+    mkdir -p "$REDIS_DIR"
+    taskset -c "$SERVER_CPU" redis-server --bind 127.0.0.1 --port "$rport" --save '' \
+        --appendonly no --dir "$REDIS_DIR" --daemonize no >"$REDIS_DIR/redis.log" 2>&1 &
+    REDIS_PID=$!
+    if ! wait_port "$rport" "$REDIS_PID"; then
+        say "redis-server did not start (see $REDIS_DIR/redis.log): $1 skipped"
+        cp "$REDIS_DIR/redis.log" "$OUT/redis.log" 2>/dev/null || true
+        stop_redis
+        SKIPPED+=("$1")
+        return 0
+    fi
+    REDIS_URL=redis://127.0.0.1:$rport
+    scenario "$@"
+    stop_redis
+}
+
 # ---- the scenarios ----------------------------------------------------------------------
 # Socket.IO payloads are 20 bytes or 1 KiB strings. The floor echoes the same number of bytes
 # as a Socket.IO frame on the wire: 20 B -> 44 B, 1 KiB -> 1050 B; its fan-out writes 45 B,
@@ -324,6 +432,12 @@ if [ "$QUICK" = 1 ]; then
         -- -x ws -m echo -c 100 -s 20 $E
     scenario poll-echo-c100-s20 10 3 roost:roost: node:sio: -- -x sio-poll -m echo -c 100 -s 20 $E
     scenario storm-ws 10 3 roost:roost: node:sio: -- -x sio -m storm -c 64 $E
+    scenario storm-wss 10 3 roost:roost-tls:-L node:sio-tls:-L -- -x sio -m storm -c 64 $E
+    scenario idle-tls-2000 30 6 roost:roost-tls:-L node:sio-tls:-L -- -x sio -m idle -c 2000 -W 1
+    scenario echo-tls-c100-s20 10 3 roost:roost-tls:-L node:sio-tls:-L \
+        -- -x sio -m echo -c 100 -s 20 $E
+    with_redis cluster-fanout-1000 30 5 one:roost-adapter1: two:roost-adapter2: node:sio-adapter2: \
+        -- -x sio -m fanout -c 1000 -s 20 -k 10 -W 0.5
     scenario storm-poll 10 3 roost:roost: node:sio: -- -x sio-poll -m storm -c 64 $E
     DRIVER=wrk-http scenario healthz 10 2 roost:roost: node:sio: -- /healthz none -c 64 -d 1s
     DRIVER=wrk-http scenario eio-open 10 2 roost:roost: node:sio: \
@@ -354,10 +468,25 @@ else
         -- -x ws -m echo -c 100 -s 20 $E
     scenario fanout-1000 40 4 roost:roost: node:sio: floor:floor-fanout:"-x tcp -s 45" \
         -- -x sio -m fanout -c 1000 -s 20 -k 40 -W 0.5
-    scenario idle-10000 60 12 roost:roost: node:sio: -- -x sio -m idle -c 10000 -W 2
+    # 2 rounds: idle memory varies by under 1% between rounds, and the budget is tight
+    SROUNDS=2 scenario idle-10000 60 12 roost:roost: node:sio: -- -x sio -m idle -c 10000 -W 2
     scenario storm-ws 20 5 roost:roost: node:sio: -- -x sio -m storm -c 64 $E
+    # right after storm-ws: the TLS cost per handshake is the difference of the two (shorter
+    # windows: the rate is capped by the load generator's TLS work, the CPU per handshake is not)
+    SROUNDS=2 scenario storm-wss 20 4 roost:roost-tls:-L node:sio-tls:-L \
+        -- -x sio -m storm -c 64 -W 0.5 -M 2
     scenario storm-poll 20 5 roost:roost: node:sio: -- -x sio-poll -m storm -c 64 $E
     scenario poll-echo-c100-s20 20 5 roost:roost: node:sio: -- -x sio-poll -m echo -c 100 -s 20 $E
+    # TLS (issue 13) and the Redis cluster (issue 11), one round each to fit the budget: 10,000
+    # TLS handshakes take the Node.js peer ~35 s of CPU, and the load generator ~10 s
+    SROUNDS=1 scenario idle-tls-10000 90 40 roost:roost-tls:-L node:sio-tls:-L \
+        -- -x sio -m idle -c 10000 -W 2
+    SROUNDS=1 with_redis cluster-fanout-1000 40 5 one:roost-adapter1: two:roost-adapter2: \
+        node:sio-adapter2: -- -x sio -m fanout -c 1000 -s 20 -k 40 -W 0.5
+    SROUNDS=1 with_redis cluster-fanout-10000 80 14 one:roost-adapter1: two:roost-adapter2: \
+        node:sio-adapter2: -- -x sio -m fanout -c 10000 -s 20 -k 20 -W 0.5
+    SROUNDS=1 scenario echo-tls-c100-s20 20 4 roost:roost-tls:-L node:sio-tls:-L \
+        -- -x sio -m echo -c 100 -s 20 -W 0.5 -M 2
     DRIVER=wrk-http SROUNDS=2 scenario healthz 15 4 roost:roost: node:sio: -- /healthz none -c 64 -d 2s
     DRIVER=wrk-http SROUNDS=2 scenario eio-open 15 4 roost:roost: node:sio: \
         -- "/socket.io/?EIO=4&transport=polling" none -c 64 -d 2s

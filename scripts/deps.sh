@@ -4,7 +4,8 @@
 #   scripts/deps.sh test    + servers and browser the tests start (PostgreSQL, Redis, nginx,
 #                           Chromium, wrk) and the npm packages of the JavaScript tests
 #   scripts/deps.sh web     + npm packages of the web client
-#   scripts/deps.sh bench   + gnuplot, wrk and the Node.js peers of the benchmark
+#   scripts/deps.sh bench   + gnuplot, wrk, Redis, the openssl tool and the Node.js peers of the
+#                           benchmark
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ build_pkgs=(build-essential pkg-config clang libclang-rt-14-dev libssl-dev zlib1
     libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libhiredis-dev libmsgpack-dev
     nodejs npm)
 test_pkgs=(postgresql redis-server nginx-light chromium wrk valgrind curl)
-bench_pkgs=(gnuplot-nox wrk util-linux)
+bench_pkgs=(gnuplot-nox wrk util-linux redis-server openssl)
 
 what=${1:-build}
 pkgs=("${build_pkgs[@]}")
