@@ -150,7 +150,7 @@ static int decode(span_t text, sio_packet_t *out)
     }
 
     rs_json_info_t info;
-    memset(&info, 0, sizeof info);
+    rs_json_info_clear(&info);
     if (i < n) {
         out->payload = span_make(s + i, n - i);
         rs_json_limits_t lim = {0, SIO_JSON_MAX_DEPTH};

@@ -218,7 +218,7 @@ int rs_json_scan(span_t text, const rs_json_limits_t *lim, const rs_json_visitor
 {
     rs_json_info_t scratch;
     if (!info) info = &scratch;
-    memset(info, 0, sizeof *info);
+    rs_json_info_clear(info);
     size_t max_size = lim ? lim->max_size : RS_JSON_SIZE_DEFAULT;
     unsigned max_depth = lim && lim->max_depth ? lim->max_depth : RS_JSON_DEPTH_DEFAULT;
     if (max_depth > RS_JSON_DEPTH_HARD_MAX) max_depth = RS_JSON_DEPTH_HARD_MAX;
