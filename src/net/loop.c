@@ -28,7 +28,7 @@
 #define WRITE_CAP_PER_FLUSH (4u << 20) /* fairness: bytes per connection per iteration */
 #define OUT_CHUNK_MIN 1000 /* rbuf header included, stays in malloc's per-thread cache */
 #define OUT_ENTS_MIN  4    /* first size of a connection's output entry array */
-#define SPARE_MAX     32   /* spare output chunks and entry arrays kept per loop */
+#define SPARE_MAX     256  /* spare output chunks (256 KiB) and entry arrays kept per loop */
 #define ACCEPTS_PER_EVENT 64
 #define ACCEPT_BACKOFF_MS 100
 #define DEFAULT_LINGER_MS 1000
