@@ -866,7 +866,8 @@ static ssize_t conn_recv(conn_t *c, char *buf, size_t len)
  * OpenSSL requires. */
 static ssize_t conn_send(conn_t *c, const struct iovec *iov, int n)
 {
-    if (!c->ssl) return writev(c->fd, iov, n);
+    /* One piece (the usual reply) skips writev's iovec import. */
+    if (!c->ssl) return n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
     static __thread char scratch[16384];
     size_t len = 0;
     size_t want = c->tls_retry ? c->tls_retry : sizeof scratch;
