@@ -712,7 +712,7 @@ int platform_user_online(platform_t *p, int64_t user_id, bool *out)
     }
     store_reader_t *rd = platform_reader(p);
     if (!rd) return RS_EUNAVAIL;
-    return store_presence_online(rd, user_id, p->node, p->presence_ttl_ms, out);
+    return store_presence_online(rd, user_id, p->node, out);
 }
 
 void platform_realtime_stop(platform_t *p)

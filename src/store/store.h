@@ -259,10 +259,9 @@ int store_message_history(store_reader_t *r, int64_t chatroom_id, int64_t viewer
 int store_message_last(store_reader_t *r, int64_t chatroom_id, struct store_message *out);
 
 /* Presence (see "presence across nodes" below): is user_id online on a node other than
- * except_node (NULL: any node) whose last heartbeat is at most ttl_ms old (the database's
- * clock)? RS_EINVAL for a bad node id or ttl_ms <= 0. */
-int store_presence_online(store_reader_t *r, int64_t user_id, const char *except_node,
-                          int64_t ttl_ms, bool *out);
+ * except_node (NULL: any node) whose last heartbeat is within that node's TTL (on the
+ * database's clock)? RS_EINVAL for a bad node id. */
+int store_presence_online(store_reader_t *r, int64_t user_id, const char *except_node, bool *out);
 
 /* ---- writes --------------------------------------------------------------------------- */
 
@@ -379,13 +378,14 @@ int store_chatroom_mark_read(store_t *s, void *origin, int64_t chatroom_id, int6
 /* ---- presence across nodes -------------------------------------------------------------
  * Which users have an authenticated socket on which node, kept where every node sharing the
  * database reads it. A node is a text id (1..STORE_NODE_ID_MAX bytes, chosen at random per
- * process) with an entry holding its last heartbeat; a (user, node) row says the user is
- * online there. Rows count only while their node's heartbeat is younger than the reader's
- * TTL, so a node that died without cleaning up stops counting within the TTL; any node's
- * heartbeat then deletes the silent node's entry and rows. Times are the database's clock
- * (PostgreSQL clock_timestamp(), SQLite julianday('now')): the nodes' clocks never meet.
- * These writes are idempotent, take part in group commit like any other, and a node submits
- * its adds and removes in transition order (app/realtime.c). RS_EINVAL for a bad node id. */
+ * process) with an entry holding its last heartbeat and its TTL; a (user, node) row says the
+ * user is online there. Rows count only while their node's last heartbeat is younger than the
+ * node's own TTL, so a node that died without cleaning up stops counting within its TTL (nodes
+ * may use different TTLs); any node's heartbeat then deletes the silent node's entry and rows.
+ * Times are the database's clock (PostgreSQL clock_timestamp(), SQLite julianday('now')), so
+ * the nodes' clocks need not agree. These writes are idempotent and take part in group commit
+ * like any other; a node submits its adds and removes in transition order (app/realtime.c).
+ * RS_EINVAL for a bad node id. */
 
 /* (user_id, node) is online / no longer online. No domain errors (adding twice or removing
  * what is absent is fine). */
@@ -397,9 +397,10 @@ int store_presence_remove(store_t *s, void *origin, const char *node, int64_t us
  * state, after its rows were swept or a presence write failed. */
 int store_presence_reset(store_t *s, void *origin, const char *node, const int64_t *user_ids,
                          size_t n, store_done_fn done, void *arg);
-/* Record the node's heartbeat (now), then delete the entries and rows of every other node
- * silent for longer than ttl_ms (> 0). res: heartbeat. On PostgreSQL one node sweeps at a time;
- * a beat that finds another node sweeping skips the sweep. */
+/* Record the node's heartbeat (now) and its TTL (ttl_ms > 0: how long after this beat its rows
+ * still count), then delete the entries and rows of every other node silent for longer than
+ * its own TTL. res: heartbeat. On PostgreSQL one node sweeps at a time; a beat that finds
+ * another node sweeping skips the sweep. */
 int store_presence_heartbeat(store_t *s, void *origin, const char *node, int64_t ttl_ms,
                              store_done_fn done, void *arg);
 /* The node leaves: its rows and its entry are deleted. */

@@ -288,14 +288,14 @@ static int op_presence_heartbeat(store_t *s, struct store_req *q)
     int64_t now, got;
     int rc = store_q_int(BE, C, ST_PRESENCE_CLOCK, NULL, 0, &now);
     if (rc) return rc;
-    struct store_arg beat[] = {node_of(q), SARG_INT(now)};
-    rc = store_q_int(BE, C, ST_PRESENCE_BEAT, beat, 2, &got);
+    struct store_arg beat[] = {node_of(q), SARG_INT(now), SARG_INT(q->b)};
+    rc = store_q_int(BE, C, ST_PRESENCE_BEAT, beat, 3, &got);
     if (rc == RS_ENOTFOUND) {
         q->res.heartbeat.created = true;
-        rc = store_q_exec(BE, C, ST_PRESENCE_NODE_INSERT, beat, 2);
+        rc = store_q_exec(BE, C, ST_PRESENCE_NODE_INSERT, beat, 3);
     }
     if (rc) return rc;
-    struct store_arg cut[] = {node_of(q), SARG_INT(now - q->b)};
+    struct store_arg cut[] = {node_of(q), SARG_INT(now)};
     if ((rc = store_q_exec(BE, C, ST_PRESENCE_SWEEP_ROWS, cut, 2)) != 0) return rc;
     if ((rc = BE->query(C, ST_PRESENCE_SWEEP_NODES, cut, 2)) < 0) return rc;
     while ((rc = BE->step(C)) == 1) q->res.heartbeat.swept++;

@@ -148,24 +148,26 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
     [ST_PRESENCE_CLEAR] = {{"DELETE FROM presence WHERE node = $1", NULL}},
     [ST_PRESENCE_NODE_DELETE] = {{"DELETE FROM presence_nodes WHERE node = $1", NULL}},
     [ST_PRESENCE_CLOCK] = {{"SELECT " SQLITE_NOW, "SELECT " PG_NOW}},
-    [ST_PRESENCE_BEAT] = {{"UPDATE presence_nodes SET seen_at = $2 WHERE node = $1 RETURNING node",
+    [ST_PRESENCE_BEAT] = {{"UPDATE presence_nodes SET seen_at = $2, ttl_ms = $3 WHERE node = $1 "
+                           "RETURNING node",
                            NULL}},
-    [ST_PRESENCE_NODE_INSERT] = {{"INSERT INTO presence_nodes (node, seen_at) VALUES ($1, $2)",
-                                  NULL}},
+    [ST_PRESENCE_NODE_INSERT] =
+        {{"INSERT INTO presence_nodes (node, seen_at, ttl_ms) VALUES ($1, $2, $3)", NULL}},
     /* Rows first, then the nodes, with one cutoff: no row outlives its node's entry. */
     [ST_PRESENCE_SWEEP_ROWS] = {{"DELETE FROM presence WHERE node IN (SELECT node FROM "
-                                 "presence_nodes WHERE node <> $1 AND seen_at < $2)",
+                                 "presence_nodes WHERE node <> $1 AND seen_at < $2 - ttl_ms)",
                                  NULL}},
-    [ST_PRESENCE_SWEEP_NODES] = {{"DELETE FROM presence_nodes WHERE node <> $1 AND seen_at < $2 "
-                                  "RETURNING node",
-                                  NULL}},
-    /* Another node (not $2) has the user, and that node's heartbeat is younger than $3 ms. */
+    [ST_PRESENCE_SWEEP_NODES] =
+        {{"DELETE FROM presence_nodes WHERE node <> $1 AND seen_at < $2 - ttl_ms "
+          "RETURNING node",
+          NULL}},
+    /* Another node (not $2) has the user, and that node beat within its own TTL. */
     [ST_PRESENCE_ONLINE] = {{"SELECT count(*) FROM (SELECT 1 FROM presence p JOIN presence_nodes n "
                              "ON n.node = p.node WHERE p.user_id = $1 AND p.node <> $2 AND "
-                             "n.seen_at >= " SQLITE_NOW " - $3 LIMIT 1) x",
+                             "n.seen_at >= " SQLITE_NOW " - n.ttl_ms LIMIT 1) x",
                              "SELECT count(*) FROM (SELECT 1 FROM presence p JOIN presence_nodes n "
                              "ON n.node = p.node WHERE p.user_id = $1 AND p.node <> $2 AND "
-                             "n.seen_at >= " PG_NOW " - CAST($3 AS BIGINT) LIMIT 1) x"}},
+                             "n.seen_at >= " PG_NOW " - n.ttl_ms LIMIT 1) x"}},
 
     /* PostgreSQL only (see store_internal.h): data-modifying WITH clauses all run, once,
      * whether or not the final SELECT reads them, and see the same snapshot; explicit casts
@@ -271,24 +273,23 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                                   "FROM unnest(CAST($2 AS BIGINT[])) AS x "
                                   "ON CONFLICT (user_id, node) DO NOTHING"}},
     /* Beat (insert the entry when it is missing, and say so), then sweep the nodes silent for
-     * longer than $2 ms with their rows. One node sweeps at a time (the advisory lock; the
-     * others skip it until their next beat), so two sweepers never delete the same rows in
-     * different orders and deadlock. */
+     * longer than their own TTL, with their rows. One node sweeps at a time (the advisory
+     * lock; the others skip it until their next beat), so two sweepers never delete the same
+     * rows in different orders and deadlock. */
     [ST_PG_PRESENCE_HEARTBEAT] =
         {{NULL, "WITH t AS (SELECT " PG_NOW " AS ts), "
-                "upd AS (UPDATE presence_nodes SET seen_at = t.ts FROM t "
-                "WHERE presence_nodes.node = $1 RETURNING presence_nodes.node), "
-                "ins AS (INSERT INTO presence_nodes (node, seen_at) "
-                "SELECT CAST($1 AS TEXT), t.ts FROM t WHERE NOT EXISTS "
+                "upd AS (UPDATE presence_nodes SET seen_at = t.ts, ttl_ms = CAST($2 AS BIGINT) "
+                "FROM t WHERE presence_nodes.node = $1 RETURNING presence_nodes.node), "
+                "ins AS (INSERT INTO presence_nodes (node, seen_at, ttl_ms) "
+                "SELECT CAST($1 AS TEXT), t.ts, CAST($2 AS BIGINT) FROM t WHERE NOT EXISTS "
                 "(SELECT 1 FROM upd) ON CONFLICT (node) DO UPDATE "
-                "SET seen_at = excluded.seen_at RETURNING node), "
+                "SET seen_at = excluded.seen_at, ttl_ms = excluded.ttl_ms RETURNING node), "
                 "gone AS (DELETE FROM presence_nodes USING t "
                 "WHERE presence_nodes.node <> $1 AND "
-                "presence_nodes.seen_at < t.ts - CAST($2 AS BIGINT) AND "
+                "presence_nodes.seen_at < t.ts - presence_nodes.ttl_ms AND "
                 "pg_try_advisory_xact_lock(7370766585141777) "
                 "RETURNING presence_nodes.node), "
-                "r AS (DELETE FROM presence WHERE node IN "
-                "(SELECT node FROM gone)) "
+                "r AS (DELETE FROM presence WHERE node IN (SELECT node FROM gone)) "
                 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gone)"}},
 
     [ST_CHECK_FOLLOWER_COUNTS] = {{"SELECT count(*) FROM users u WHERE u.follower_count <> "
@@ -406,14 +407,16 @@ const char *const store_migrations_table[2] = {
     "CREATE INDEX messages_chatroom ON messages (chatroom_id, id);"
 
 /* Version 2: presence across nodes. A row (user, node) while the user has an authenticated
- * socket on that node; a node's entry holds its last heartbeat (the database's clock, ms).
+ * socket on that node; a node's entry holds its last heartbeat (the database's clock, ms) and
+ * how long it may stay silent before its rows stop counting (its TTL).
  * The primary key serves "is this user online anywhere"; presence_node serves a node's own
  * clean-up and the sweep of silent nodes. No foreign keys: these rows are hints about live
  * connections, written fire-and-forget, and must never make a batch of real writes fail. */
 #define SCHEMA_V2                                                                                  \
     "CREATE TABLE presence_nodes ("                                                                \
     " node TEXT PRIMARY KEY,"                                                                      \
-    " seen_at BIGINT NOT NULL);"                                                                   \
+    " seen_at BIGINT NOT NULL,"                                                                    \
+    " ttl_ms BIGINT NOT NULL);"                                                                    \
     "CREATE TABLE presence ("                                                                      \
     " user_id BIGINT NOT NULL,"                                                                    \
     " node TEXT NOT NULL,"                                                                         \

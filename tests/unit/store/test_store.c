@@ -986,14 +986,14 @@ STORE_TEST(chatroom_list_by_activity)
 
 #define TTL 30000
 
-static bool online_at(struct tenv *e, int64_t user, const char *except, int64_t ttl)
+static bool online_at(struct tenv *e, int64_t user, const char *except)
 {
     bool on = false;
-    int rc = store_presence_online(e->r, user, except, ttl, &on);
+    int rc = store_presence_online(e->r, user, except, &on);
     if (rc) TEST_FAIL_AT("store_presence_online: %s", rs_strerror(rc));
     return on;
 }
-#define ONLINE(user) online_at(e, (user), NULL, TTL)
+#define ONLINE(user) online_at(e, (user), NULL)
 
 static int beat(struct tenv *e, const char *node, int64_t ttl)
 {
@@ -1013,8 +1013,8 @@ STORE_TEST(presence_rows_follow_adds_and_removes)
     CHECK_EQ_INT(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)), 0);
     CHECK(ONLINE(u1));
     CHECK(!ONLINE(u2));
-    CHECK(!online_at(e, u1, "nodeA", TTL)); /* a node asks about the others only */
-    CHECK(online_at(e, u1, "nodeB", TTL));
+    CHECK(!online_at(e, u1, "nodeA")); /* a node asks about the others only */
+    CHECK(online_at(e, u1, "nodeB"));
     CHECK_EQ_INT(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)), 0); /* again */
     CHECK_EQ_INT(W(store_presence_remove(e->s, &e->loop, "nodeA", u1, on_done, e)), 0);
     CHECK(!ONLINE(u1));
@@ -1052,13 +1052,16 @@ STORE_TEST(presence_silent_node_expires_and_is_swept)
     REQUIRE(raw_exec(e, "UPDATE presence_nodes SET seen_at = seen_at - 60000 "
                         "WHERE node = 'nodeA'") == 0);
     CHECK(!ONLINE(u1));
-    CHECK(online_at(e, u1, NULL, 3600000)); /* the row is still there */
     CHECK(ONLINE(u2));
+    /* (its row is still there: with a TTL of an hour it would count) */
+    REQUIRE(raw_exec(e, "UPDATE presence_nodes SET ttl_ms = 3600000 WHERE node = 'nodeA'") == 0);
+    CHECK(ONLINE(u1));
+    REQUIRE(raw_exec(e, "UPDATE presence_nodes SET ttl_ms = 30000 WHERE node = 'nodeA'") == 0);
+    CHECK(!ONLINE(u1));
     /* ... and the next beat of another node removes its entry and rows. */
     REQUIRE(beat(e, "nodeB", TTL) == 0);
     CHECK(!e->res.heartbeat.created);
     CHECK_EQ_INT(e->res.heartbeat.swept, 1);
-    CHECK(!online_at(e, u1, NULL, 3600000));
     CHECK(ONLINE(u2));
     REQUIRE(beat(e, "nodeB", TTL) == 0);
     CHECK_EQ_INT(e->res.heartbeat.swept, 0);
@@ -1074,10 +1077,19 @@ STORE_TEST(presence_silent_node_expires_and_is_swept)
     CHECK(ONLINE(u2)); /* another node's rows untouched */
     CHECK_EQ_INT(W(store_presence_reset(e->s, &e->loop, "nodeA", NULL, 0, on_done, e)), 0);
     CHECK(!ONLINE(u3));
-    /* A TTL shorter than the time since the last beat: nobody counts. */
-    usleep(30000);
-    CHECK(!online_at(e, u2, NULL, 10));
+    /* Each node's own TTL applies: nodeB promises only 10 ms. */
+    REQUIRE(beat(e, "nodeB", 10) == 0);
+    usleep(50000);
+    CHECK(!ONLINE(u2));
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
     CHECK(ONLINE(u2));
+    REQUIRE(beat(e, "nodeB", 10) == 0);
+    usleep(50000);
+    REQUIRE(beat(e, "nodeA", TTL) == 0); /* sweeps nodeB by nodeB's TTL */
+    CHECK_EQ_INT(e->res.heartbeat.swept, 1);
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    CHECK(e->res.heartbeat.created);
+    CHECK(!ONLINE(u2));
 }
 
 STORE_TEST(presence_node_leaves_cleanly)
@@ -1088,9 +1100,10 @@ STORE_TEST(presence_node_leaves_cleanly)
     REQUIRE(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)) == 0);
     CHECK(ONLINE(u1));
     CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "nodeA", on_done, e)), 0);
-    CHECK(!online_at(e, u1, NULL, 3600000));
+    CHECK(!ONLINE(u1));
     REQUIRE(beat(e, "nodeA", TTL) == 0);
     CHECK(e->res.heartbeat.created); /* its entry went too */
+    CHECK(!ONLINE(u1));
     CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "nodeA", on_done, e)), 0);
     CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "never", on_done, e)), 0);
 }
@@ -1109,12 +1122,12 @@ STORE_TEST(presence_bad_arguments_refused_before_queueing)
     CHECK_EQ_INT(store_presence_reset(e->s, &e->loop, "n", NULL, 2, on_done, e), RS_EINVAL);
     CHECK_EQ_INT(store_presence_node_remove(e->s, &e->loop, longid, on_done, e), RS_ETOOBIG);
     bool on = true;
-    CHECK_EQ_INT(store_presence_online(e->r, 1, "n", 0, &on), RS_EINVAL);
-    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, TTL, &on), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, &on), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_online(e->r, 1, "\xff", &on), RS_EINVAL);
     CHECK(on);                        /* untouched */
     longid[STORE_NODE_ID_MAX] = '\0'; /* the longest id is fine */
     CHECK_EQ_INT(beat(e, longid, TTL), 0);
-    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, TTL, &on), 0);
+    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, &on), 0);
     CHECK(!on);
     CHECK_EQ_INT(e->ndone, base + 1);
 }
