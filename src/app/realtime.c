@@ -91,12 +91,14 @@ static void presence_row(platform_t *p, int64_t uid, bool online)
     }
 }
 
+/* The presence row goes first: the writer commits in queue order, so by the time the socket
+ * hears `auth` true (after the socket-id write committed) every node sees the user online. */
 static void went_online(int64_t uid, uint32_t count, void *arg)
 {
     struct transition *t = arg;
+    if (count == 1) presence_row(t->p, uid, true);
     t->rc =
         store_user_set_socket(t->p->store, loop_current(), uid, t->socket_id, t->done, t->done_arg);
-    if (count == 1 && t->rc == 0) presence_row(t->p, uid, true);
 }
 
 static void went_offline(int64_t uid, uint32_t count, void *arg)

@@ -399,8 +399,8 @@ int store_presence_reset(store_t *s, void *origin, const char *node, const int64
                          size_t n, store_done_fn done, void *arg);
 /* Record the node's heartbeat (now) and its TTL (ttl_ms > 0: how long after this beat its rows
  * still count), then delete the entries and rows of every other node silent for longer than
- * its own TTL. res: heartbeat. On PostgreSQL one node sweeps at a time; a beat that finds
- * another node sweeping skips the sweep. */
+ * its own TTL. res: heartbeat. On PostgreSQL the sweep skips rows another transaction holds
+ * (they do not count, and a later sweep takes them), so it never waits. */
 int store_presence_heartbeat(store_t *s, void *origin, const char *node, int64_t ttl_ms,
                              store_done_fn done, void *arg);
 /* The node leaves: its rows and its entry are deleted. */

@@ -273,9 +273,11 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                                   "FROM unnest(CAST($2 AS BIGINT[])) AS x "
                                   "ON CONFLICT (user_id, node) DO NOTHING"}},
     /* Beat (insert the entry when it is missing, and say so), then sweep the nodes silent for
-     * longer than their own TTL, with their rows. One node sweeps at a time (the advisory
-     * lock; the others skip it until their next beat), so two sweepers never delete the same
-     * rows in different orders and deadlock. */
+     * longer than their own TTL, with their rows. The sweep never waits for a lock (SKIP
+     * LOCKED): two nodes sweeping at once take disjoint rows (no deadlock), and a node stopped
+     * in the middle of a transaction (SIGSTOP, a hung VM) cannot stall another's writer. What
+     * is skipped stays behind without counting (its node is silent) until a later sweep, or
+     * until that node comes back and resets its rows. */
     [ST_PG_PRESENCE_HEARTBEAT] =
         {{NULL, "WITH t AS (SELECT " PG_NOW " AS ts), "
                 "upd AS (UPDATE presence_nodes SET seen_at = t.ts, ttl_ms = CAST($2 AS BIGINT) "
@@ -284,12 +286,12 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                 "SELECT CAST($1 AS TEXT), t.ts, CAST($2 AS BIGINT) FROM t WHERE NOT EXISTS "
                 "(SELECT 1 FROM upd) ON CONFLICT (node) DO UPDATE "
                 "SET seen_at = excluded.seen_at, ttl_ms = excluded.ttl_ms RETURNING node), "
-                "gone AS (DELETE FROM presence_nodes USING t "
-                "WHERE presence_nodes.node <> $1 AND "
-                "presence_nodes.seen_at < t.ts - presence_nodes.ttl_ms AND "
-                "pg_try_advisory_xact_lock(7370766585141777) "
-                "RETURNING presence_nodes.node), "
-                "r AS (DELETE FROM presence WHERE node IN (SELECT node FROM gone)) "
+                "gone AS (DELETE FROM presence_nodes WHERE node IN (SELECT n.node "
+                "FROM presence_nodes n, t WHERE n.node <> $1 AND n.seen_at < t.ts - n.ttl_ms "
+                "FOR UPDATE OF n SKIP LOCKED) RETURNING node), "
+                "r AS (DELETE FROM presence WHERE (user_id, node) IN (SELECT p.user_id, p.node "
+                "FROM presence p WHERE p.node IN (SELECT node FROM gone) "
+                "FOR UPDATE OF p SKIP LOCKED)) "
                 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gone)"}},
 
     [ST_CHECK_FOLLOWER_COUNTS] = {{"SELECT count(*) FROM users u WHERE u.follower_count <> "
