@@ -66,6 +66,19 @@ void metrics_handle(http_req_t *r, void *arg)
                       "roost_http_responses_total{class=\"4xx\"} %" PRIu64 "\n"
                       "roost_http_responses_total{class=\"5xx\"} %" PRIu64 "\n",
                 hs.responses_4xx, hs.responses_5xx);
+    if (m->adapter) {
+        redis_adapter_stats_t as;
+        redis_adapter_get_stats(m->adapter, &as);
+        series(&out, "roost_adapter_published_total", "counter", "messages published to Redis (broadcasts, requests, responses)", as.published);
+        series(&out, "roost_adapter_publish_dropped_total", "counter", "messages not published: Redis down or the output cap reached", as.publish_dropped);
+        series(&out, "roost_adapter_received_total", "counter", "broadcasts received from Redis, own ones included", as.received);
+        series(&out, "roost_adapter_received_own_total", "counter", "own broadcasts received back and ignored", as.received_own);
+        series(&out, "roost_adapter_delivered_total", "counter", "broadcasts from other nodes handed to the workers", as.delivered);
+        series(&out, "roost_adapter_malformed_total", "counter", "messages from Redis ignored as malformed", as.malformed);
+        series(&out, "roost_adapter_requests_total", "counter", "inter-node requests received (fetchSockets, serverSideEmit, ...; own ones included)", as.requests);
+        series(&out, "roost_adapter_responses_total", "counter", "answers published to other nodes' requests", as.responses);
+        series(&out, "roost_adapter_reconnects_total", "counter", "reconnections to Redis", as.reconnects);
+    }
     if (m->extra) m->extra(&out, m->extra_arg);
     http_req_add_header(r, "Cache-Control", "no-store");
     http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.base, out.len);

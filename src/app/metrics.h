@@ -5,6 +5,7 @@
 #ifndef ROOST_APP_METRICS_H
 #define ROOST_APP_METRICS_H
 
+#include "cluster/redis.h"
 #include "eio/server.h"
 #include "http/server.h"
 #include "net/loop.h"
@@ -15,6 +16,8 @@ typedef struct metrics_sources {
     int nloops;
     eio_server_t *eio;
     sio_server_t *sio;
+    /* --adapter: its counters (roost_adapter_*) */
+    const redis_adapter_t *adapter;
     /* Optional extra writer (storage, GraphQL) appending more series. */
     void (*extra)(buf_t *out, void *arg);
     void *extra_arg;

@@ -272,6 +272,8 @@ platform_t *platform_new(const platform_config_t *pc)
                          : 120000;
     pthread_mutex_init(&p->recovering_mu, NULL);
     p->recovering = MAP_INIT;
+    p->presence_ttl_ms =
+        pc->cfg && pc->cfg->presence_ttl_ms >= 1000 ? pc->cfg->presence_ttl_ms : 30000;
     p->per = calloc((size_t)p->nloops, sizeof *p->per);
     p->hasher = hasher_new(HASH_THREADS, HASH_CAP, NULL);
     p->presence = presence_new();
@@ -322,6 +324,7 @@ fail:
 void platform_free(platform_t *p)
 {
     if (!p) return;
+    if (p->nsp) platform_realtime_stop(p);
     hasher_free(p->hasher);
     platform_realtime_free(p);
     for (int i = 0; p->per && i < p->nloops; i++) store_reader_close(p->per[i].reader);
@@ -385,8 +388,18 @@ void platform_metrics(buf_t *out, void *arg)
            LOAD(chatrooms_created));
     series(out, "roost_channel_events_total", "counter",
            "live channel broadcasts (followed, updatedChat, chatroom)", LOAD(events));
-    series(out, "roost_users_online", "gauge", "users with at least one authenticated socket",
+    series(out, "roost_users_online", "gauge",
+           "users with at least one authenticated socket on this node",
            presence_users(p->presence));
+    series(out, "roost_remote_logouts_total", "counter",
+           "sessions revoked on another node whose sockets here were logged out",
+           LOAD(remote_revokes));
+    series(out, "roost_presence_resets_total", "counter",
+           "times this node stored its whole presence state again (rows swept or a write failed)",
+           LOAD(presence_resets));
+    series(out, "roost_presence_write_failures_total", "counter",
+           "presence writes to the shared store that failed (repaired by the next heartbeat)",
+           LOAD(presence_write_failures));
     struct store_stats st;
     store_stats_get(p->store, &st);
     series(out, "roost_store_writes_total", "counter", "store writes completed", st.writes);

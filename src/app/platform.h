@@ -7,6 +7,7 @@
 #ifndef ROOST_APP_PLATFORM_H
 #define ROOST_APP_PLATFORM_H
 
+#include "cluster/redis.h"
 #include "http/server.h"
 #include "net/loop.h"
 #include "sio/server.h"
@@ -28,6 +29,10 @@ typedef struct platform_config {
 /* Register the routes, the Socket.IO handlers and the GraphQL schema. NULL on failure, with
  * a one-line reason logged. */
 platform_t *platform_new(const platform_config_t *pc);
+/* With --adapter, once the adapter started and before the worker loops run: logouts are sent
+ * to the other nodes through it and theirs received (serverSideEmit "roost:revoke" on "/"),
+ * and presence rows carry the adapter's node id (as in its log lines). */
+void platform_set_adapter(platform_t *p, redis_adapter_t *a);
 /* After the loops have stopped. */
 void platform_free(platform_t *p);
 /* Append the platform's series to a /metrics body (metrics_sources_t.extra). */

@@ -15,6 +15,7 @@
 #include "app/platform.h"
 #include "app/presence.h"
 #include "app/ratelimit.h"
+#include "cluster/redis.h"
 #include "gql/gql.h"
 #include "gql/transport.h"
 #include "util/map.h"
@@ -34,6 +35,7 @@ struct platform_stats {
     uint64_t logins, login_failures, registrations, register_failures, logouts;
     uint64_t socket_auth_ok, socket_auth_failed, connect_auth_ok, connect_auth_failed;
     uint64_t rate_limited, hash_busy, messages, follows, chatrooms_created, events;
+    uint64_t remote_revokes, presence_resets, presence_write_failures;
 };
 
 struct platform {
@@ -60,6 +62,17 @@ struct platform {
     uint32_t recovery_ms;
     pthread_mutex_t recovering_mu;
     map_t recovering;
+    /* Presence across nodes (realtime.c): this process's id in the store's presence tables,
+     * and the heartbeat that keeps its rows counting, on the sequencer loop. */
+    char node[STORE_NODE_ID_MAX + 1];
+    int64_t presence_ttl_ms;
+    loop_timer_t beat_timer;
+    bool beaten;                 /* sequencer loop: a heartbeat has committed */
+    bool beat_failing;           /* sequencer loop: the last heartbeat failed (logged once) */
+    bool closing;                /* platform_free began: no more heartbeats or resets */
+    int presence_dirty;          /* atomic: a presence write failed; reset at the next beat */
+    int presence_inflight;       /* atomic: presence writes whose completion has not run */
+    redis_adapter_t *adapter;    /* --adapter: logouts reach the other nodes through it */
     struct platform_stats stats; /* relaxed atomics */
 };
 
@@ -109,11 +122,19 @@ int platform_schema_setup(platform_t *p);
 bool platform_login_username(gql_request_t *req, char *out, size_t outlen);
 
 /* realtime.c: Socket.IO namespace "/" (handshake, presence) and the channels. Each emit runs
- * on the sequencer loop after the write it announces committed. */
+ * on the sequencer loop after the write it announces committed. Setup also starts the
+ * presence heartbeat. */
 int platform_realtime_setup(platform_t *p);
 /* A session was revoked: every socket authenticated with it, on every worker, loses its
- * identity and hears `auth` false {reason: "logged out"}. Call on a worker loop. */
+ * identity and hears `auth` false {reason: "logged out"}; with the adapter, every other node
+ * is told to do the same (serverSideEmit "roost:revoke"). Call on a worker loop. */
 void platform_session_revoked(platform_t *p, int64_t session_id);
+/* Is user_id online on any node: this one (no storage read) or another (a store read on the
+ * calling loop's reader)? 0 with *out, or a store error (RS_EUNAVAIL, RS_EIO, ...). */
+int platform_user_online(platform_t *p, int64_t user_id, bool *out);
+/* After the loops stopped, before the readers close: finish the presence writes in flight and
+ * delete this node's presence rows (a clean exit takes its users offline at once). */
+void platform_realtime_stop(platform_t *p);
 /* Release what the socket side keeps per loop (after the loops stopped). */
 void platform_realtime_free(platform_t *p);
 void platform_emit_followed(platform_t *p, int64_t followee, int64_t follower,

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/err.h"
 #include "util/map.h"
@@ -67,4 +68,22 @@ uint64_t presence_users(presence_t *p)
     uint64_t n = p->users.len;
     pthread_mutex_unlock(&p->mu);
     return n;
+}
+
+int presence_with_users(presence_t *p, void (*fn)(const int64_t *ids, size_t n, void *arg),
+                        void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->users.len, i = 0, it = 0;
+    int64_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    if (n && !ids) {
+        pthread_mutex_unlock(&p->mu);
+        return RS_ENOMEM;
+    }
+    map_entry_t *e;
+    while (i < n && map_next(&p->users, &it, &e)) memcpy(&ids[i++], e->key, sizeof *ids);
+    fn(ids, i, arg);
+    pthread_mutex_unlock(&p->mu);
+    free(ids);
+    return 0;
 }

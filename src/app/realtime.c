@@ -12,10 +12,26 @@
  * number: a completion that a newer attempt has overtaken does nothing.
  *
  * Channels are broadcast to user rooms from the sequencer loop, after the write committed
- * (see resolvers.c), so every device of every member gets them in commit order. */
+ * (see resolvers.c), so every device of every member gets them in commit order.
+ *
+ * Presence across nodes. The counts in app/presence.h are this process's; other nodes sharing
+ * the store learn them from rows (user, this node) that the transitions add and remove - in
+ * transition order, under the presence lock, next to the socket-id and last-seen writes. A
+ * heartbeat on the sequencer loop (every TTL/6) keeps this node's rows counting and sweeps the
+ * rows of nodes silent for longer than the TTL (killed), so a dead node's users go offline
+ * everywhere within the TTL. If a presence write failed, or this node's rows were swept while
+ * it was merely slow, the next heartbeat replaces its rows with its full state. User.online
+ * asks presence first (this node) and the store only when the user has no socket here.
+ *
+ * Logout across nodes. With the Redis adapter, a revoked session is announced to every other
+ * node as serverSideEmit("roost:revoke", "<session id>") on namespace "/"; each node then
+ * does what a local logout does to its own sockets. */
+#include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/platform_internal.h"
 #include "util/err.h"
@@ -58,9 +74,29 @@ struct transition {
     int rc;
 };
 
+static void presence_written(void *arg, const struct store_result *res);
+
+/* Queue the shared-store presence write for a transition (under the presence lock). A write
+ * that cannot be queued or fails marks the node's rows stale: the next heartbeat resets them. */
+static void presence_row(platform_t *p, int64_t uid, bool online)
+{
+    __atomic_add_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+    loop_t *seq = platform_sequencer(p);
+    int rc = online ? store_presence_add(p->store, seq, p->node, uid, presence_written, p)
+                    : store_presence_remove(p->store, seq, p->node, uid, presence_written, p);
+    if (rc) {
+        __atomic_sub_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&p->presence_dirty, 1, __ATOMIC_RELAXED);
+        PSTAT_INC(p, presence_write_failures);
+    }
+}
+
+/* The presence row goes first: the writer commits in queue order, so by the time the socket
+ * hears `auth` true (after the socket-id write committed) every node sees the user online. */
 static void went_online(int64_t uid, uint32_t count, void *arg)
 {
     struct transition *t = arg;
+    if (count == 1) presence_row(t->p, uid, true);
     t->rc =
         store_user_set_socket(t->p->store, loop_current(), uid, t->socket_id, t->done, t->done_arg);
 }
@@ -71,6 +107,7 @@ static void went_offline(int64_t uid, uint32_t count, void *arg)
     if (count) return;
     store_user_set_socket(t->p->store, loop_current(), uid, NULL, NULL, NULL);
     store_user_set_last_seen(t->p->store, loop_current(), uid, 0, NULL, NULL);
+    presence_row(t->p, uid, false);
 }
 
 /* ---- sockets by session, per loop (for logout) ------------------------------------------ */
@@ -290,7 +327,8 @@ static void revoke_here(void *arg)
     free(r);
 }
 
-void platform_session_revoked(platform_t *p, int64_t session_id)
+/* Every worker of this node drops the session's sockets (any thread: posts to the loops). */
+static void revoke_on_this_node(platform_t *p, int64_t session_id)
 {
     for (int i = 0; i < p->nloops; i++) {
         struct revoke *r = malloc(sizeof *r);
@@ -301,6 +339,50 @@ void platform_session_revoked(platform_t *p, int64_t session_id)
         else if (loop_post(p->loops[i], revoke_here, r) != 0)
             free(r);
     }
+}
+
+#define REVOKE_EVENT "roost:revoke"
+
+void platform_session_revoked(platform_t *p, int64_t session_id)
+{
+    revoke_on_this_node(p, session_id);
+    if (!p->adapter) return;
+    char id[STORE_ID_STR_MAX + 1];
+    store_id_format(session_id, id);
+    json_t *data = json_pack("[s,s]", REVOKE_EVENT, id);
+    int rc = data ? redis_adapter_server_side_emit(p->adapter, "/", data) : RS_ENOMEM;
+    json_decref(data);
+    if (rc)
+        LOG_WARN("platform",
+                 "a logout could not be sent to the other nodes (%s): their sockets of that "
+                 "session stay authenticated until they reconnect",
+                 rs_strerror(rc));
+}
+
+/* serverSideEmit from another node, on the adapter thread: must not block (posts only). */
+static void on_server_side_emit(void *arg, const char *nsp, json_t *data, json_t **reply)
+{
+    platform_t *p = arg;
+    if (strcmp(nsp, "/") != 0 || json_array_size(data) != 2) return;
+    const char *ev = json_string_value(json_array_get(data, 0));
+    json_t *jid = json_array_get(data, 1);
+    if (!ev || strcmp(ev, REVOKE_EVENT) != 0) return; /* someone else's event */
+    int64_t sid = 0;
+    if (!json_is_string(jid) ||
+        store_id_parse(json_string_value(jid), json_string_length(jid), &sid) != 0) {
+        LOG_DEBUG("platform", "ignoring a malformed " REVOKE_EVENT " from another node");
+        return;
+    }
+    PSTAT_INC(p, remote_revokes);
+    revoke_on_this_node(p, sid);
+}
+
+void platform_set_adapter(platform_t *p, redis_adapter_t *a)
+{
+    if (!p || !a) return;
+    p->adapter = a;
+    snprintf(p->node, sizeof p->node, "%s", redis_adapter_uid(a));
+    redis_adapter_on_server_side_emit(a, on_server_side_emit, p);
 }
 
 struct auth_op {
@@ -521,6 +603,145 @@ static void on_disconnect(sio_socket_t *s, const char *reason, void *arg)
     drop_identity(s, st);
 }
 
+/* ---- presence across nodes ----------------------------------------------------------------- */
+
+static void presence_written(void *arg, const struct store_result *res)
+{
+    platform_t *p = arg;
+    if (res->err) {
+        __atomic_store_n(&p->presence_dirty, 1, __ATOMIC_RELAXED);
+        PSTAT_INC(p, presence_write_failures);
+    }
+    __atomic_sub_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+}
+
+struct reset {
+    platform_t *p;
+    int rc;
+    size_t n;
+};
+
+/* Under the presence lock: this node's rows become exactly the users counted now. */
+static void submit_reset(const int64_t *ids, size_t n, void *arg)
+{
+    struct reset *r = arg;
+    platform_t *p = r->p;
+    __atomic_add_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+    r->rc =
+        store_presence_reset(p->store, platform_sequencer(p), p->node, ids, n, presence_written, p);
+    if (r->rc) __atomic_sub_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+    r->n = n;
+}
+
+static void beat_fired(loop_timer_t *t);
+
+static uint64_t beat_interval(const platform_t *p)
+{
+    return (uint64_t)p->presence_ttl_ms / 6;
+}
+
+static void beat_done(void *arg, const struct store_result *res)
+{
+    platform_t *p = arg;
+    __atomic_sub_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+    if (p->closing) return;
+    bool first = !p->beaten;
+    if (!res->err) {
+        p->beaten = true;
+        if (p->beat_failing) LOG_INFO("presence", "heartbeat of node %s works again", p->node);
+        p->beat_failing = false;
+        if (res->heartbeat.swept)
+            LOG_INFO("presence", "%lld silent node(s) removed: their users are offline",
+                     (long long)res->heartbeat.swept);
+        bool dirty = __atomic_exchange_n(&p->presence_dirty, 0, __ATOMIC_RELAXED);
+        if (res->heartbeat.created || dirty) {
+            struct reset r = {p, 0, 0};
+            int rc = presence_with_users(p->presence, submit_reset, &r);
+            if (rc || r.rc) {
+                __atomic_store_n(&p->presence_dirty, 1, __ATOMIC_RELAXED);
+            } else if (!first) {
+                PSTAT_INC(p, presence_resets);
+                LOG_WARN("presence", "node %s: %s; its %zu online user(s) are stored again",
+                         p->node,
+                         res->heartbeat.created
+                             ? "its rows had been swept (a heartbeat came later than the TTL)"
+                             : "a presence write had failed",
+                         r.n);
+            }
+        }
+    } else if (!p->beat_failing) {
+        p->beat_failing = true;
+        LOG_WARN("presence",
+                 "heartbeat of node %s failed (%s): other nodes will count its users "
+                 "offline after %lld ms without one",
+                 p->node, rs_strerror(res->err), (long long)p->presence_ttl_ms);
+    }
+    loop_timer_start(platform_sequencer(p), &p->beat_timer, beat_interval(p), beat_fired);
+}
+
+static void beat(platform_t *p)
+{
+    __atomic_add_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+    int rc = store_presence_heartbeat(p->store, platform_sequencer(p), p->node, p->presence_ttl_ms,
+                                      beat_done, p);
+    if (rc) { /* queue full or closing: try again later */
+        __atomic_sub_fetch(&p->presence_inflight, 1, __ATOMIC_RELAXED);
+        if (!p->closing)
+            loop_timer_start(platform_sequencer(p), &p->beat_timer, beat_interval(p), beat_fired);
+    }
+}
+
+static void beat_fired(loop_timer_t *t)
+{
+    platform_t *p = (platform_t *)((char *)t - offsetof(platform_t, beat_timer));
+    if (!p->closing) beat(p);
+}
+
+/* On the sequencer loop when it starts: by then platform_set_adapter fixed the node id. */
+static void beat_start(void *arg)
+{
+    platform_t *p = arg;
+    LOG_INFO("presence", "node %s: presence shared through the store (%s), TTL %lld ms", p->node,
+             store_backend_name(p->store), (long long)p->presence_ttl_ms);
+    if (!p->closing) beat(p);
+}
+
+int platform_user_online(platform_t *p, int64_t user_id, bool *out)
+{
+    if (presence_online(p->presence, user_id)) {
+        *out = true;
+        return 0;
+    }
+    store_reader_t *rd = platform_reader(p);
+    if (!rd) return RS_EUNAVAIL;
+    return store_presence_online(rd, user_id, p->node, out);
+}
+
+void platform_realtime_stop(platform_t *p)
+{
+    if (!p->store || !p->loops || p->nloops < 1) return;
+    p->closing = true;
+    loop_t *seq = platform_sequencer(p);
+    loop_timer_stop(seq, &p->beat_timer);
+    while (loop_drain(seq)) {
+    }
+    /* Completions of presence writes go to the sequencer loop, which no longer runs: run them
+     * here (bounded), so none arrives after the platform is gone. */
+    for (int i = 0; i < 10000 && __atomic_load_n(&p->presence_inflight, __ATOMIC_RELAXED); i++)
+        if (!loop_drain(seq)) usleep(1000);
+    if (__atomic_load_n(&p->presence_inflight, __ATOMIC_RELAXED))
+        LOG_WARN("presence", "presence writes still pending at exit");
+    if (store_presence_node_remove(p->store, NULL, p->node, NULL, NULL) == 0)
+        LOG_INFO("presence", "node %s: leaving, its users are offline", p->node);
+}
+
+static void make_node_id(char out[STORE_NODE_ID_MAX + 1])
+{
+    unsigned char rnd[6];
+    randombytes_buf(rnd, sizeof rnd);
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+}
+
 int platform_realtime_setup(platform_t *p)
 {
     p->nsp = sio_of(p->sio, "/");
@@ -529,6 +750,8 @@ int platform_realtime_setup(platform_t *p)
         sio_on_disconnect(p->nsp, on_disconnect, p) ||
         sio_on(p->nsp, "initialConnection", on_initial_connection, p))
         return RS_ENOMEM;
+    make_node_id(p->node);
+    if (p->nloops > 0 && loop_post(platform_sequencer(p), beat_start, p) != 0) return RS_ENOMEM;
     return 0;
 }
 

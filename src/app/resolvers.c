@@ -549,7 +549,12 @@ static void u_is_followed(gql_call_t *call)
 static void u_online(gql_call_t *call)
 {
     int64_t uid = json_int_member(gql_call_parent(call), "_id");
-    gql_call_return(call, json_boolean(presence_online(ctx_of(call)->p->presence, uid)));
+    bool on = false;
+    int rc = platform_user_online(ctx_of(call)->p, uid, &on);
+    if (rc)
+        fail_store(call, rc);
+    else
+        gql_call_return(call, json_boolean(on));
 }
 
 /* ---- Chatroom ------------------------------------------------------------------------------ */

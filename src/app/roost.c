@@ -126,6 +126,8 @@ static int setup_realtime(roost_t *r)
             fprintf(stderr, "roost: %s\n", err[0] ? err : rs_strerror(rc));
             return rc;
         }
+        r->metrics.adapter = r->adapter;
+        platform_set_adapter(r->platform, r->adapter);
     }
     return 0;
 }

@@ -57,7 +57,7 @@ static const char platform_schema_sdl[] =
     "  following(first: Int = 20, after: String): UserConnection!\n"
     "  \"Whether the viewer follows this user (false when anonymous).\"\n"
     "  isFollowedByMe: Boolean!\n"
-    "  \"True while the user has at least one authenticated socket.\"\n"
+    "  \"True while the user has at least one authenticated socket, on any node of the cluster.\"\n"
     "  online: Boolean!\n"
     "  \"ISO 8601 time of the last disconnect; null when never seen.\"\n"
     "  lastSeen: String\n"

@@ -871,3 +871,72 @@ int store_chatroom_mark_read(store_t *s, void *origin, int64_t chatroom_id, int6
     b.req->b = user_id;
     return submit(s, b.req);
 }
+
+/* ---- presence ------------------------------------------------------------------------- */
+
+#define MAX_PRESENCE_RESET (1u << 24) /* users of one node in one reset */
+
+static int node_arg(const char *node, size_t *len)
+{
+    *len = node ? strlen(node) : 0;
+    return text_arg(node, *len, STORE_NODE_ID_MAX, false);
+}
+
+/* A presence write naming node (and user_id / ttl in a / b). */
+static int presence_req(store_t *s, enum store_op op, void *origin, const char *node, int64_t a,
+                        int64_t b, store_done_fn done, void *arg)
+{
+    size_t l;
+    int rc = node_arg(node, &l);
+    struct req_build q;
+    if (rc || (rc = req_new(&q, op, origin, done, arg, l + 1)) != 0) return rc;
+    q.req->a = a;
+    q.req->b = b;
+    req_str(&q, 0, node, l);
+    return submit(s, q.req);
+}
+
+int store_presence_add(store_t *s, void *origin, const char *node, int64_t user_id,
+                       store_done_fn done, void *arg)
+{
+    return presence_req(s, STORE_OP_PRESENCE_ADD, origin, node, user_id, 0, done, arg);
+}
+
+int store_presence_remove(store_t *s, void *origin, const char *node, int64_t user_id,
+                          store_done_fn done, void *arg)
+{
+    return presence_req(s, STORE_OP_PRESENCE_REMOVE, origin, node, user_id, 0, done, arg);
+}
+
+int store_presence_heartbeat(store_t *s, void *origin, const char *node, int64_t ttl_ms,
+                             store_done_fn done, void *arg)
+{
+    if (ttl_ms <= 0) return RS_EINVAL;
+    return presence_req(s, STORE_OP_PRESENCE_HEARTBEAT, origin, node, 0, ttl_ms, done, arg);
+}
+
+int store_presence_node_remove(store_t *s, void *origin, const char *node, store_done_fn done,
+                               void *arg)
+{
+    return presence_req(s, STORE_OP_PRESENCE_NODE_REMOVE, origin, node, 0, 0, done, arg);
+}
+
+int store_presence_reset(store_t *s, void *origin, const char *node, const int64_t *user_ids,
+                         size_t n, store_done_fn done, void *arg)
+{
+    size_t l;
+    int rc = node_arg(node, &l);
+    if (rc) return rc;
+    if (n > MAX_PRESENCE_RESET) return RS_ETOOBIG;
+    if (n && !user_ids) return RS_EINVAL;
+    struct req_build q;
+    size_t ids_bytes = n * sizeof(int64_t);
+    if ((rc = req_new(&q, STORE_OP_PRESENCE_RESET, origin, done, arg, ids_bytes + l + 1)) != 0)
+        return rc;
+    if (n) memcpy(q.p, user_ids, ids_bytes);
+    q.req->ids = (const int64_t *)(void *)q.p;
+    q.req->n_ids = n;
+    q.p += ids_bytes;
+    req_str(&q, 0, node, l);
+    return submit(s, q.req);
+}

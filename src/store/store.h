@@ -49,7 +49,7 @@
 
 #include "util/buf.h"
 
-#define STORE_SCHEMA_VERSION    1     /* the newest migration this binary knows */
+#define STORE_SCHEMA_VERSION    2     /* the newest migration this binary knows */
 #define STORE_USERNAME_MAX      32    /* bytes */
 #define STORE_DISPLAY_NAME_MAX  256   /* bytes: 64 characters of up to 4 bytes */
 #define STORE_PWHASH_MAX        255   /* bytes of an encoded password hash */
@@ -59,6 +59,7 @@
 #define STORE_TEXT_MAX          16000 /* bytes of a message: 4,000 characters of up to 4 bytes */
 #define STORE_PAGE_MAX          100   /* most items one list call returns */
 #define STORE_ID_STR_MAX        20    /* decimal digits of the largest id */
+#define STORE_NODE_ID_MAX       32    /* bytes of a presence node id */
 
 typedef struct store store_t;
 typedef struct store_reader store_reader_t;
@@ -257,6 +258,11 @@ int store_message_history(store_reader_t *r, int64_t chatroom_id, int64_t viewer
  * chatroom has none (or does not exist). */
 int store_message_last(store_reader_t *r, int64_t chatroom_id, struct store_message *out);
 
+/* Presence (see "presence across nodes" below): is user_id online on a node other than
+ * except_node (NULL: any node) whose last heartbeat is within that node's TTL (on the
+ * database's clock)? RS_EINVAL for a bad node id. */
+int store_presence_online(store_reader_t *r, int64_t user_id, const char *except_node, bool *out);
+
 /* ---- writes --------------------------------------------------------------------------- */
 
 enum store_op {
@@ -271,6 +277,11 @@ enum store_op {
     STORE_OP_CHATROOM_GROUP,
     STORE_OP_MESSAGE_SEND,
     STORE_OP_CHATROOM_MARK_READ,
+    STORE_OP_PRESENCE_ADD,
+    STORE_OP_PRESENCE_REMOVE,
+    STORE_OP_PRESENCE_RESET,
+    STORE_OP_PRESENCE_HEARTBEAT,
+    STORE_OP_PRESENCE_NODE_REMOVE,
 };
 
 /* What a write produced. Valid only during the completion callback: copy what you keep. */
@@ -294,6 +305,11 @@ struct store_result {
         } chatroom;
         struct store_message message; /* MESSAGE_SEND */
         int64_t last_read_message_id; /* CHATROOM_MARK_READ */
+        struct {                      /* PRESENCE_HEARTBEAT */
+            bool created;  /* the node had no entry: its first beat, or it had been swept as
+                              silent and its rows are gone (reset them) */
+            int64_t swept; /* silent nodes removed by this beat, with their rows */
+        } heartbeat;
     };
 };
 
@@ -358,5 +374,37 @@ int store_message_send(store_t *s, void *origin, int64_t chatroom_id, int64_t se
  * RS_ENOTFOUND, RS_EPERM. */
 int store_chatroom_mark_read(store_t *s, void *origin, int64_t chatroom_id, int64_t user_id,
                              store_done_fn done, void *arg);
+
+/* ---- presence across nodes -------------------------------------------------------------
+ * Which users have an authenticated socket on which node, kept where every node sharing the
+ * database reads it. A node is a text id (1..STORE_NODE_ID_MAX bytes, chosen at random per
+ * process) with an entry holding its last heartbeat and its TTL; a (user, node) row says the
+ * user is online there. Rows count only while their node's last heartbeat is younger than the
+ * node's own TTL, so a node that died without cleaning up stops counting within its TTL (nodes
+ * may use different TTLs); any node's heartbeat then deletes the silent node's entry and rows.
+ * Times are the database's clock (PostgreSQL clock_timestamp(), SQLite julianday('now')), so
+ * the nodes' clocks need not agree. These writes are idempotent and take part in group commit
+ * like any other; a node submits its adds and removes in transition order (app/realtime.c).
+ * RS_EINVAL for a bad node id. */
+
+/* (user_id, node) is online / no longer online. No domain errors (adding twice or removing
+ * what is absent is fine). */
+int store_presence_add(store_t *s, void *origin, const char *node, int64_t user_id,
+                       store_done_fn done, void *arg);
+int store_presence_remove(store_t *s, void *origin, const char *node, int64_t user_id,
+                          store_done_fn done, void *arg);
+/* Replace every row of node with user_ids (n of them, duplicates allowed): a node's full
+ * state, after its rows were swept or a presence write failed. */
+int store_presence_reset(store_t *s, void *origin, const char *node, const int64_t *user_ids,
+                         size_t n, store_done_fn done, void *arg);
+/* Record the node's heartbeat (now) and its TTL (ttl_ms > 0: how long after this beat its rows
+ * still count), then delete the entries and rows of every other node silent for longer than
+ * its own TTL. res: heartbeat. On PostgreSQL the sweep skips rows another transaction holds
+ * (they do not count, and a later sweep takes them), so it never waits. */
+int store_presence_heartbeat(store_t *s, void *origin, const char *node, int64_t ttl_ms,
+                             store_done_fn done, void *arg);
+/* The node leaves: its rows and its entry are deleted. */
+int store_presence_node_remove(store_t *s, void *origin, const char *node, store_done_fn done,
+                               void *arg);
 
 #endif

@@ -259,6 +259,57 @@ static int op_mark_read(store_t *s, struct store_req *q)
     return rc ? rc : RS_EIO;
 }
 
+/* ---- presence ---- */
+
+static struct store_arg node_of(const struct store_req *q)
+{
+    return SARG_TEXTN(q->str[0], q->len[0]);
+}
+
+static int presence_row(store_t *s, enum store_stmt st, const struct store_req *q, int64_t user)
+{
+    struct store_arg a[] = {node_of(q), SARG_INT(user)};
+    return store_q_exec(BE, C, st, a, 2);
+}
+
+static int op_presence_reset(store_t *s, struct store_req *q)
+{
+    struct store_arg a[] = {node_of(q)};
+    int rc = store_q_exec(BE, C, ST_PRESENCE_CLEAR, a, 1);
+    for (size_t i = 0; rc == 0 && i < q->n_ids; i++)
+        rc = presence_row(s, ST_PRESENCE_ADD, q, q->ids[i]);
+    return rc;
+}
+
+/* One reading of the database's clock for the beat and the sweep's cutoff, so that the rows
+ * and the entry of a silent node always go together. */
+static int op_presence_heartbeat(store_t *s, struct store_req *q)
+{
+    int64_t now, got;
+    int rc = store_q_int(BE, C, ST_PRESENCE_CLOCK, NULL, 0, &now);
+    if (rc) return rc;
+    struct store_arg beat[] = {node_of(q), SARG_INT(now), SARG_INT(q->b)};
+    rc = store_q_int(BE, C, ST_PRESENCE_BEAT, beat, 3, &got);
+    if (rc == RS_ENOTFOUND) {
+        q->res.heartbeat.created = true;
+        rc = store_q_exec(BE, C, ST_PRESENCE_NODE_INSERT, beat, 3);
+    }
+    if (rc) return rc;
+    struct store_arg cut[] = {node_of(q), SARG_INT(now)};
+    if ((rc = store_q_exec(BE, C, ST_PRESENCE_SWEEP_ROWS, cut, 2)) != 0) return rc;
+    if ((rc = BE->query(C, ST_PRESENCE_SWEEP_NODES, cut, 2)) < 0) return rc;
+    while ((rc = BE->step(C)) == 1) q->res.heartbeat.swept++;
+    BE->finish(C);
+    return rc;
+}
+
+static int op_presence_node_remove(store_t *s, struct store_req *q)
+{
+    struct store_arg a[] = {node_of(q)};
+    int rc = store_q_exec(BE, C, ST_PRESENCE_CLEAR, a, 1);
+    return rc ? rc : store_q_exec(BE, C, ST_PRESENCE_NODE_DELETE, a, 1);
+}
+
 int store_op_run(store_t *s, struct store_req *q)
 {
     int64_t now = store_now_ms();
@@ -291,6 +342,16 @@ int store_op_run(store_t *s, struct store_req *q)
         return op_message_send(s, q, now);
     case STORE_OP_CHATROOM_MARK_READ:
         return op_mark_read(s, q);
+    case STORE_OP_PRESENCE_ADD:
+        return presence_row(s, ST_PRESENCE_ADD, q, q->a);
+    case STORE_OP_PRESENCE_REMOVE:
+        return presence_row(s, ST_PRESENCE_REMOVE, q, q->a);
+    case STORE_OP_PRESENCE_RESET:
+        return op_presence_reset(s, q);
+    case STORE_OP_PRESENCE_HEARTBEAT:
+        return op_presence_heartbeat(s, q);
+    case STORE_OP_PRESENCE_NODE_REMOVE:
+        return op_presence_node_remove(s, q);
     }
     return RS_EINVAL;
 }
@@ -338,6 +399,25 @@ static int pipe_stmts(enum store_op op, enum store_stmt *out)
     case STORE_OP_CHATROOM_MARK_READ:
         out[0] = ST_PG_MARK_READ;
         return 1;
+    case STORE_OP_PRESENCE_ADD:
+        out[0] = ST_PRESENCE_ADD;
+        return 1;
+    case STORE_OP_PRESENCE_REMOVE:
+        out[0] = ST_PRESENCE_REMOVE;
+        return 1;
+    case STORE_OP_PRESENCE_RESET:
+        /* Two statements: an INSERT beside a DELETE of the same rows in one statement could
+         * see a row as present (conflict: nothing inserted) that the DELETE then removes. */
+        out[0] = ST_PRESENCE_CLEAR;
+        out[1] = ST_PG_PRESENCE_ADD_MANY;
+        return 2;
+    case STORE_OP_PRESENCE_HEARTBEAT:
+        out[0] = ST_PG_PRESENCE_HEARTBEAT;
+        return 1;
+    case STORE_OP_PRESENCE_NODE_REMOVE:
+        out[0] = ST_PRESENCE_CLEAR;
+        out[1] = ST_PRESENCE_NODE_DELETE;
+        return 2;
     }
     return 0;
 }
@@ -388,6 +468,25 @@ static int pipe_send_group(store_t *s, struct store_req *q)
     }
     buf_free(&arr);
     free(ids);
+    return rc;
+}
+
+static int pipe_send_reset(store_t *s, struct store_req *q)
+{
+    struct store_arg clear[] = {node_of(q)};
+    int rc = send1(s, q, ST_PRESENCE_CLEAR, clear, 1);
+    if (rc) return rc;
+    buf_t arr = BUF_INIT; /* "{id,id,...}" */
+    rc = buf_append_byte(&arr, '{');
+    for (size_t i = 0; rc == 0 && i < q->n_ids; i++)
+        rc = buf_appendf(&arr, i ? ",%lld" : "%lld", (long long)q->ids[i]);
+    if (rc == 0) rc = buf_append_byte(&arr, '}');
+    if (rc == 0 && !buf_cstr(&arr)) rc = RS_ENOMEM;
+    if (rc == 0) {
+        struct store_arg a[] = {node_of(q), SARG_TEXTN(arr.base, arr.len)};
+        rc = send1(s, q, ST_PG_PRESENCE_ADD_MANY, a, 2);
+    }
+    buf_free(&arr);
     return rc;
 }
 
@@ -459,6 +558,23 @@ int store_op_pipe_send(store_t *s, struct store_req *q)
     case STORE_OP_CHATROOM_MARK_READ: {
         struct store_arg a[] = {SARG_INT(q->a), SARG_INT(q->b)};
         return send1(s, q, ST_PG_MARK_READ, a, 2);
+    }
+    case STORE_OP_PRESENCE_ADD:
+    case STORE_OP_PRESENCE_REMOVE: {
+        struct store_arg a[] = {node_of(q), SARG_INT(q->a)};
+        return send1(
+            s, q, q->res.op == STORE_OP_PRESENCE_ADD ? ST_PRESENCE_ADD : ST_PRESENCE_REMOVE, a, 2);
+    }
+    case STORE_OP_PRESENCE_RESET:
+        return pipe_send_reset(s, q);
+    case STORE_OP_PRESENCE_HEARTBEAT: {
+        struct store_arg a[] = {node_of(q), SARG_INT(q->b)};
+        return send1(s, q, ST_PG_PRESENCE_HEARTBEAT, a, 2);
+    }
+    case STORE_OP_PRESENCE_NODE_REMOVE: {
+        struct store_arg a[] = {node_of(q)};
+        int rc = send1(s, q, ST_PRESENCE_CLEAR, a, 1);
+        return rc ? rc : send1(s, q, ST_PRESENCE_NODE_DELETE, a, 1);
     }
     }
     return RS_EINVAL;
@@ -557,6 +673,19 @@ static void pipe_interpret(store_t *s, struct store_req *q, int i)
             return;
         }
         res->last_read_message_id = BE->col_int(C, 2);
+        return;
+    case STORE_OP_PRESENCE_ADD:
+    case STORE_OP_PRESENCE_REMOVE:
+    case STORE_OP_PRESENCE_RESET:
+    case STORE_OP_PRESENCE_NODE_REMOVE:
+        return; /* no rows, no domain errors */
+    case STORE_OP_PRESENCE_HEARTBEAT:
+        if (!row) {
+            res->err = RS_EIO;
+            return;
+        }
+        res->heartbeat.created = BE->col_int(C, 0) > 0;
+        res->heartbeat.swept = BE->col_int(C, 1);
         return;
     }
 }

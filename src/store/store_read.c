@@ -296,3 +296,16 @@ int store_message_last(store_reader_t *r, int64_t chatroom_id, struct store_mess
     BE->finish(C);
     return rc;
 }
+
+int store_presence_online(store_reader_t *r, int64_t user_id, const char *except_node, bool *out)
+{
+    const char *node = except_node ? except_node : "";
+    size_t len = strlen(node);
+    if (len > STORE_NODE_ID_MAX || store_text_check(node, len)) return RS_EINVAL;
+    int64_t n = 0;
+    struct store_arg a[] = {SARG_INT(user_id), SARG_TEXTN(node, len)};
+    int rc = store_q_int(BE, C, ST_PRESENCE_ONLINE, a, 2, &n);
+    if (rc) return rc;
+    *out = n > 0;
+    return 0;
+}

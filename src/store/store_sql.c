@@ -20,6 +20,11 @@
     "(SELECT count(*) FROM messages x WHERE x.chatroom_id = c.id "                                 \
     "AND x.id > m.last_read_message_id)"
 
+/* The database's clock in ms since the epoch. Presence compares heartbeats with it, so the
+ * nodes' own clocks never need to agree. */
+#define SQLITE_NOW "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define PG_NOW     "CAST(floor(extract(epoch FROM clock_timestamp()) * 1000) AS BIGINT)"
+
 const struct store_sql store_sql_table[ST_COUNT_] = {
     [ST_SCHEMA_VERSION] = {{"SELECT coalesce(max(version), 0) FROM schema_migrations", NULL}},
     [ST_SCHEMA_INSERT] = {{"INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
@@ -135,6 +140,35 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                           "WHERE chatroom_id = $1 ORDER BY id DESC LIMIT 1",
                           NULL}},
 
+    /* Presence: (user, node) rows, and one heartbeat row per node. */
+    [ST_PRESENCE_ADD] = {{"INSERT INTO presence (user_id, node) VALUES ($2, $1) "
+                          "ON CONFLICT (user_id, node) DO NOTHING",
+                          NULL}},
+    [ST_PRESENCE_REMOVE] = {{"DELETE FROM presence WHERE node = $1 AND user_id = $2", NULL}},
+    [ST_PRESENCE_CLEAR] = {{"DELETE FROM presence WHERE node = $1", NULL}},
+    [ST_PRESENCE_NODE_DELETE] = {{"DELETE FROM presence_nodes WHERE node = $1", NULL}},
+    [ST_PRESENCE_CLOCK] = {{"SELECT " SQLITE_NOW, "SELECT " PG_NOW}},
+    [ST_PRESENCE_BEAT] = {{"UPDATE presence_nodes SET seen_at = $2, ttl_ms = $3 WHERE node = $1 "
+                           "RETURNING node",
+                           NULL}},
+    [ST_PRESENCE_NODE_INSERT] =
+        {{"INSERT INTO presence_nodes (node, seen_at, ttl_ms) VALUES ($1, $2, $3)", NULL}},
+    /* Rows first, then the nodes, with one cutoff: no row outlives its node's entry. */
+    [ST_PRESENCE_SWEEP_ROWS] = {{"DELETE FROM presence WHERE node IN (SELECT node FROM "
+                                 "presence_nodes WHERE node <> $1 AND seen_at < $2 - ttl_ms)",
+                                 NULL}},
+    [ST_PRESENCE_SWEEP_NODES] =
+        {{"DELETE FROM presence_nodes WHERE node <> $1 AND seen_at < $2 - ttl_ms "
+          "RETURNING node",
+          NULL}},
+    /* Another node (not $2) has the user, and that node beat within its own TTL. */
+    [ST_PRESENCE_ONLINE] = {{"SELECT count(*) FROM (SELECT 1 FROM presence p JOIN presence_nodes n "
+                             "ON n.node = p.node WHERE p.user_id = $1 AND p.node <> $2 AND "
+                             "n.seen_at >= " SQLITE_NOW " - n.ttl_ms LIMIT 1) x",
+                             "SELECT count(*) FROM (SELECT 1 FROM presence p JOIN presence_nodes n "
+                             "ON n.node = p.node WHERE p.user_id = $1 AND p.node <> $2 AND "
+                             "n.seen_at >= " PG_NOW " - n.ttl_ms LIMIT 1) x"}},
+
     /* PostgreSQL only (see store_internal.h): data-modifying WITH clauses all run, once,
      * whether or not the final SELECT reads them, and see the same snapshot; explicit casts
      * where a parameter's type cannot be inferred. Each reports its domain errors as counts. */
@@ -233,6 +267,32 @@ const struct store_sql store_sql_table[ST_COUNT_] = {
                           "RETURNING last_read_message_id) "
                           "SELECT chk.room, chk.member, (SELECT last_read_message_id FROM upd) "
                           "FROM chk"}},
+
+    [ST_PG_PRESENCE_ADD_MANY] = {{NULL,
+                                  "INSERT INTO presence (user_id, node) SELECT x, CAST($1 AS TEXT) "
+                                  "FROM unnest(CAST($2 AS BIGINT[])) AS x "
+                                  "ON CONFLICT (user_id, node) DO NOTHING"}},
+    /* Beat (insert the entry when it is missing, and say so), then sweep the nodes silent for
+     * longer than their own TTL, with their rows. The sweep never waits for a lock (SKIP
+     * LOCKED): two nodes sweeping at once take disjoint rows (no deadlock), and a node stopped
+     * in the middle of a transaction (SIGSTOP, a hung VM) cannot stall another's writer. What
+     * is skipped stays behind without counting (its node is silent) until a later sweep, or
+     * until that node comes back and resets its rows. */
+    [ST_PG_PRESENCE_HEARTBEAT] =
+        {{NULL, "WITH t AS (SELECT " PG_NOW " AS ts), "
+                "upd AS (UPDATE presence_nodes SET seen_at = t.ts, ttl_ms = CAST($2 AS BIGINT) "
+                "FROM t WHERE presence_nodes.node = $1 RETURNING presence_nodes.node), "
+                "ins AS (INSERT INTO presence_nodes (node, seen_at, ttl_ms) "
+                "SELECT CAST($1 AS TEXT), t.ts, CAST($2 AS BIGINT) FROM t WHERE NOT EXISTS "
+                "(SELECT 1 FROM upd) ON CONFLICT (node) DO UPDATE "
+                "SET seen_at = excluded.seen_at, ttl_ms = excluded.ttl_ms RETURNING node), "
+                "gone AS (DELETE FROM presence_nodes WHERE node IN (SELECT n.node "
+                "FROM presence_nodes n, t WHERE n.node <> $1 AND n.seen_at < t.ts - n.ttl_ms "
+                "FOR UPDATE OF n SKIP LOCKED) RETURNING node), "
+                "r AS (DELETE FROM presence WHERE (user_id, node) IN (SELECT p.user_id, p.node "
+                "FROM presence p WHERE p.node IN (SELECT node FROM gone) "
+                "FOR UPDATE OF p SKIP LOCKED)) "
+                "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gone)"}},
 
     [ST_CHECK_FOLLOWER_COUNTS] = {{"SELECT count(*) FROM users u WHERE u.follower_count <> "
                                    "(SELECT count(*) FROM follows f WHERE f.followee_id = u.id)",
@@ -348,8 +408,26 @@ const char *const store_migrations_table[2] = {
     " created_at BIGINT NOT NULL);"                                                                \
     "CREATE INDEX messages_chatroom ON messages (chatroom_id, id);"
 
+/* Version 2: presence across nodes. A row (user, node) while the user has an authenticated
+ * socket on that node; a node's entry holds its last heartbeat (the database's clock, ms) and
+ * how long it may stay silent before its rows stop counting (its TTL).
+ * The primary key serves "is this user online anywhere"; presence_node serves a node's own
+ * clean-up and the sweep of silent nodes. No foreign keys: these rows are hints about live
+ * connections, written fire-and-forget, and must never make a batch of real writes fail. */
+#define SCHEMA_V2                                                                                  \
+    "CREATE TABLE presence_nodes ("                                                                \
+    " node TEXT PRIMARY KEY,"                                                                      \
+    " seen_at BIGINT NOT NULL,"                                                                    \
+    " ttl_ms BIGINT NOT NULL);"                                                                    \
+    "CREATE TABLE presence ("                                                                      \
+    " user_id BIGINT NOT NULL,"                                                                    \
+    " node TEXT NOT NULL,"                                                                         \
+    " PRIMARY KEY (user_id, node));"                                                               \
+    "CREATE INDEX presence_node ON presence (node);"
+
 const char *const store_migrations[2][STORE_SCHEMA_VERSION] = {
-    [STORE_SQLITE] = {SCHEMA_V1("INTEGER PRIMARY KEY", "INTEGER PRIMARY KEY", "")},
+    [STORE_SQLITE] = {SCHEMA_V1("INTEGER PRIMARY KEY", "INTEGER PRIMARY KEY", ""), SCHEMA_V2},
     [STORE_PG] = {SCHEMA_V1("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-                            "BIGINT PRIMARY KEY", "COLLATE \"C\"")},
+                            "BIGINT PRIMARY KEY", "COLLATE \"C\""),
+                  SCHEMA_V2},
 };

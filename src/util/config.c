@@ -41,6 +41,7 @@ static const struct opt opts[] = {
     {"recovery", O_BOOL, OFF(recovery), "Socket.IO connection-state recovery", 0},
     {"max-disconnection", O_MS, OFF(max_disconnection_ms), "how long recovery keeps a session, ms (default 120000)", 0},
     {"adapter", O_STR, OFF(adapter), "cluster adapter redis://[[user]:password@]HOST[:PORT] (Socket.IO Redis adapter format)", 0},
+    {"presence-ttl", O_MS, OFF(presence_ttl_ms), "a node silent this long (killed) no longer counts its users online, ms (default 30000, min 1000)", 0},
     {"cookie", O_STR, OFF(cookie), "set the Engine.IO session cookie with this name (default off)", 0},
     {"max-body", O_U64, OFF(max_body), "largest HTTP request body in bytes (default 1048576)", 0},
     {"header-timeout", O_MS, OFF(header_timeout_ms), "whole request head must arrive within ms (default 10000)", 0},
@@ -99,6 +100,7 @@ static void defaults(config_t *c)
     c->upgrade_timeout_ms = 10000;
     c->connect_timeout_ms = 45000;
     c->max_disconnection_ms = 120000;
+    c->presence_ttl_ms = 30000;
     c->max_body = 1u << 20;
     c->header_timeout_ms = 10000;
     c->body_timeout_ms = 30000;
@@ -256,6 +258,10 @@ int config_parse(config_t *c, int argc, char **argv)
      * code behind them exists: a flag that silently does nothing is worse than an error. */
     if (c->adapter && *c->adapter && strncmp(c->adapter, "redis://", 8) != 0) {
         fprintf(stderr, "roost: --adapter must be redis://HOST:PORT (see docs/deployment.md)\n");
+        return 2;
+    }
+    if (c->presence_ttl_ms < 1000) {
+        fprintf(stderr, "roost: --presence-ttl must be at least 1000 (ms)\n");
         return 2;
     }
     if (c->conformance) {

@@ -30,6 +30,7 @@ typedef struct config {
     bool recovery;
     int max_disconnection_ms;
     const char *adapter;
+    int presence_ttl_ms;       /* cluster presence: a node silent this long stops counting */
     const char *cookie;        /* Engine.IO "io" cookie name, NULL = off */
     uint64_t max_body;
     int header_timeout_ms, body_timeout_ms, idle_timeout_ms;

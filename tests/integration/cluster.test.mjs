@@ -5,16 +5,22 @@
 //
 // Everything runs on loopback: a throwaway redis-server, two roost nodes in --conformance mode
 // (namespace "/": `broadcast` -> `broadcast-back` to everyone, `test:join`, `test:to`), nginx.
+// The last block runs the platform itself on two nodes sharing PostgreSQL (ROOST_TEST_PG, or a
+// server of its own from scripts/pg-test.sh) and another Redis: presence and logout across
+// nodes, a node killed with kill -9 or stalled, and the adapter's counters in /metrics.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { io } from 'socket.io-client';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient } from 'redis';
-import { startRoost, sleep, sanitized } from './lib/roost.mjs';
+import { startRoost, sleep, sanitized, repoRoot } from './lib/roost.mjs';
 import { startRedis, startNginx, redisCommand } from './lib/services.mjs';
+import { client as gqlClient, authedSocket, closeSockets, until } from './lib/gql.mjs';
 
 const SLOW = sanitized ? 3 : 1;
 let redis, n1, n2;
@@ -447,5 +453,194 @@ describe('nginx in front (docs/nginx.conf): sticky long-polling, failover', () =
     ws.emit('broadcast', 'over-ws');
     await waitUntil(() => rw.list('broadcast-back').length && recs[0].list('broadcast-back').some((x) => x[0] === 'over-ws'));
     assert.equal(rw.list('broadcast-back').length, 1);
+  });
+});
+
+describe('the platform on two nodes (PostgreSQL, Redis): presence and logout across nodes', () => {
+  // Short enough that the kill -9 test does not wait 30 s; long enough for a slow (ASan) node
+  // to beat in time (every TTL/6).
+  const TTL = 2000 * SLOW;
+  let pgOwned = null, pgBase, schema, store, predis, p1, p2, g1, g2;
+  const FOLLOW = 'mutation F($id: ID!) { followUnfollowUser(userId: $id) { following } }';
+  const ONLINE = 'query U($id: ID!) { user(id: $id) { online } }';
+  const online = async (g, who) => (await g.data(ONLINE, { id: who.user.id })).user.online;
+  const psql = (sql) => execFileSync('psql', [pgBase, '-qAtc', sql], { encoding: 'utf8' });
+  async function metric(node, name) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+    assert.ok(m, `${name} in /metrics of ${node.url}`);
+    assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));
+    assert.match(text, new RegExp(`^# TYPE ${name} counter$`, 'm'));
+    return Number(m[1]);
+  }
+
+  before(async () => {
+    pgBase = process.env.ROOST_TEST_PG;
+    if (!pgBase) {
+      pgBase = execFileSync(path.join(repoRoot, 'scripts', 'pg-test.sh'), ['start'], { encoding: 'utf8' }).trim();
+      pgOwned = pgBase;
+    }
+    // A schema of its own: other test files may share the database, and this block kills nodes.
+    schema = `cluster_${process.pid}_${Date.now()}`;
+    psql(`CREATE SCHEMA ${schema}`);
+    store = `${pgBase}${pgBase.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
+    predis = await startRedis();
+    const args = ['--store', store, '--adapter', predis.url, '--presence-ttl', String(TTL)];
+    [p1, p2] = await Promise.all([startRoost({ args }), startRoost({ args })]);
+    g1 = gqlClient(p1.url);
+    g2 = gqlClient(p2.url);
+  });
+  after(async () => {
+    closeSockets();
+    for (const n of [p1, p2]) {
+      if (!n) continue;
+      try { process.kill(n.pid, 'SIGCONT'); } catch {}
+      if (n.process.exitCode === null && n.process.signalCode === null) await n.stop();
+      await n.cleanup();
+    }
+    await predis?.stop();
+    if (schema) try { psql(`DROP SCHEMA ${schema} CASCADE`); } catch {}
+    if (pgOwned) execFileSync(path.join(repoRoot, 'scripts', 'pg-test.sh'), ['stop', pgOwned]);
+  });
+
+  test('a user whose only socket is on node 2 is online for node 1, and offline once it goes', async () => {
+    const a = await g1.register('xa');
+    assert.equal(await online(g1, a), false);
+    const s = await authedSocket(p2.url, a);
+    // `auth` true comes after the presence row committed: no wait needed.
+    assert.equal(await online(g2, a), true);
+    assert.equal(await online(g1, a), true);
+    s.close();
+    await until(async () => !(await online(g1, a)), 5000 * SLOW, 'offline on node 1');
+    assert.equal(await online(g2, a), false);
+    // and online through either node again when it comes back on node 1
+    const s1 = await authedSocket(p1.url, a);
+    assert.equal(await online(g2, a), true);
+    s1.close();
+    await until(async () => !(await online(g2, a)), 5000 * SLOW, 'offline on node 2');
+  });
+
+  test('logout through node 1: the same session\'s socket on node 2 is logged out and hears nothing more', async () => {
+    const a = await g1.register('xl');
+    const b = await g1.register('xf');
+    const keep = await g1.login(a.name); // another session of the same user: the control
+    const s = await authedSocket(p2.url, a);
+    const control = await authedSocket(p2.url, keep);
+    const auths = [], followedS = [], followedC = [];
+    s.on('auth', (...x) => auths.push(x));
+    s.on('followed', (p) => followedS.push(p));
+    control.on('followed', (p) => followedC.push(p));
+    // Before: a follow through node 1 reaches both sockets on node 2 (through Redis).
+    await g1.data(FOLLOW, { id: a.user.id }, { creds: b });
+    await until(() => followedS.length === 1 && followedC.length === 1, 5000 * SLOW, 'followed on node 2');
+    await g1.data(FOLLOW, { id: a.user.id }, { creds: b }); // unfollow: silent
+    const remoteBefore = await metric(p2, 'roost_remote_logouts_total');
+    assert.deepEqual(await g1.data('mutation { logout }', {}, { creds: a }), { logout: true });
+    await until(() => auths.length === 1, 5000 * SLOW, '`auth` false on node 2');
+    assert.deepEqual(auths[0], [false, { reason: 'logged out' }]);
+    assert.equal(await metric(p2, 'roost_remote_logouts_total'), remoteBefore + 1);
+    // After: the control socket gets the next push, the logged-out one does not.
+    await g1.data(FOLLOW, { id: a.user.id }, { creds: b });
+    await until(() => followedC.length === 2, 5000 * SLOW, 'followed to the control socket');
+    await settle();
+    assert.equal(followedS.length, 1, 'nothing after the logout');
+    assert.ok(s.connected, 'the socket stays connected, anonymous');
+    assert.equal(control.connected, true);
+    // The user is still online (the control session).
+    assert.equal(await online(g1, a), true);
+    s.close();
+    control.close();
+  });
+
+  test('a malformed roost:revoke from another node is ignored', async () => {
+    const a = await g1.register('xm');
+    const s = await authedSocket(p2.url, a);
+    const auths = [];
+    s.on('auth', (...x) => auths.push(x));
+    const ask = (data) => redisCommand(predis.port, 'PUBLISH', 'socket.io-request#/#',
+      JSON.stringify({ uid: 'test', type: 6, data }));
+    await ask(['roost:revoke']);
+    await ask(['roost:revoke', 123]);
+    await ask(['roost:revoke', '0123']);
+    await ask(['roost:revoke', '99999999999999999999']);
+    await ask(['roost:revoke', a.id, 'extra']);
+    await ask(['something-else', a.id]);
+    await settle();
+    assert.deepEqual(auths, []);
+    await ask(['roost:revoke', a.id]); // well-formed: as a logout elsewhere would send it
+    await until(() => auths.length === 1, 5000 * SLOW, 'auth false');
+    assert.deepEqual(auths[0], [false, { reason: 'logged out' }]);
+    s.close();
+  });
+
+  test('the adapter\'s counters are in /metrics and move', async () => {
+    const names = ['published', 'publish_dropped', 'received', 'received_own', 'delivered', 'malformed',
+      'requests', 'responses', 'reconnects'].map((n) => `roost_adapter_${n}_total`);
+    const before1 = {}, before2 = {};
+    for (const n of names) {
+      before1[n] = await metric(p1, n);
+      before2[n] = await metric(p2, n);
+    }
+    const a = await g1.register('xc');
+    const b = await g1.register('xd');
+    const s = await authedSocket(p2.url, a);
+    const got = new Promise((resolve) => s.once('followed', resolve));
+    await g1.data(FOLLOW, { id: a.user.id }, { creds: b }); // emitted on node 1, delivered by node 2
+    await got;
+    await redisCommand(predis.port, 'PUBLISH', 'socket.io#/#', 'garbage');
+    await until(async () => (await metric(p2, 'roost_adapter_malformed_total')) > before2.roost_adapter_malformed_total,
+      5000 * SLOW, 'malformed counted');
+    assert.ok((await metric(p1, 'roost_adapter_published_total')) > before1.roost_adapter_published_total);
+    assert.ok((await metric(p2, 'roost_adapter_received_total')) > before2.roost_adapter_received_total);
+    assert.ok((await metric(p2, 'roost_adapter_delivered_total')) > before2.roost_adapter_delivered_total);
+    assert.ok((await metric(p1, 'roost_adapter_received_own_total')) > before1.roost_adapter_received_own_total);
+    // The conformance nodes (--adapter too) carry them as well.
+    assert.ok((await metric(n1, 'roost_adapter_published_total')) >= 0);
+    s.close();
+  });
+
+  test('a node that stalls past its TTL: its users count as offline, then again once it is back', async () => {
+    const a = await g1.register('xs');
+    const s = await authedSocket(p2.url, a);
+    assert.equal(await online(g1, a), true);
+    process.kill(p2.pid, 'SIGSTOP');
+    try {
+      await until(async () => !(await online(g1, a)), TTL + 5000 * SLOW, 'offline while node 2 is stopped');
+      // node 1 sweeps it (the rows of a silent node go, not only stop counting)
+      await until(() => /silent node\(s\) removed/.test(p1.logs()), TTL + 5000 * SLOW, 'the sweep on node 1');
+    } finally {
+      process.kill(p2.pid, 'SIGCONT');
+    }
+    await until(async () => await online(g1, a), 5000 * SLOW, 'online again after node 2 resumed');
+    assert.match(p2.logs(), /its rows had been swept .* its \d+ online user\(s\) are stored again/);
+    assert.ok(s.connected);
+    s.close();
+    await until(async () => !(await online(g1, a)), 5000 * SLOW, 'offline after the socket went');
+  });
+
+  test('a node killed with kill -9: its users are offline on the other node within --presence-ttl', async () => {
+    const a = await g1.register('xk');
+    const s = await authedSocket(p2.url, a, { reconnection: false });
+    assert.equal(await online(g1, a), true);
+    const t0 = Date.now();
+    await p2.kill9();
+    await until(async () => !(await online(g1, a)), TTL + 5000 * SLOW, 'offline after the kill');
+    const took = Date.now() - t0;
+    // The bound is the TTL from the node's last heartbeat (at most TTL/6 before the kill).
+    assert.ok(took <= TTL + 1000 * SLOW, `offline ${took} ms after the kill (TTL ${TTL} ms)`);
+    // A clean stop takes a node's users offline at once (no TTL wait).
+    const c = await g1.register('xq');
+    const p3 = await startRoost({ args: ['--store', store, '--adapter', predis.url, '--presence-ttl', '60000'] });
+    try {
+      const sc = await authedSocket(p3.url, c, { reconnection: false });
+      assert.equal(await online(g1, c), true);
+      const t1 = Date.now();
+      await p3.stop();
+      assert.equal(await online(g1, c), false, 'offline as soon as the node exited');
+      assert.ok(Date.now() - t1 < 60000);
+      sc.close();
+    } finally {
+      await p3.cleanup();
+    }
   });
 });

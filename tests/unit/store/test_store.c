@@ -982,6 +982,170 @@ STORE_TEST(chatroom_list_by_activity)
     CHECK_EQ_INT(store_chatroom_list(e->r, me, 0, 0, 0, &p), RS_EINVAL);
 }
 
+/* ---- presence across nodes ------------------------------------------------------------- */
+
+#define TTL 30000
+
+static bool online_at(struct tenv *e, int64_t user, const char *except)
+{
+    bool on = false;
+    int rc = store_presence_online(e->r, user, except, &on);
+    if (rc) TEST_FAIL_AT("store_presence_online: %s", rs_strerror(rc));
+    return on;
+}
+#define ONLINE(user) online_at(e, (user), NULL)
+
+static int beat(struct tenv *e, const char *node, int64_t ttl)
+{
+    return W(store_presence_heartbeat(e->s, &e->loop, node, ttl, on_done, e));
+}
+
+STORE_TEST(presence_rows_follow_adds_and_removes)
+{
+    int64_t u1 = mk_user(e, "pr1"), u2 = mk_user(e, "pr2");
+    REQUIRE(u1 && u2);
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    CHECK(e->res.heartbeat.created);
+    CHECK_EQ_INT(e->res.heartbeat.swept, 0);
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    CHECK(!e->res.heartbeat.created);
+    CHECK(!ONLINE(u1));
+    CHECK_EQ_INT(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)), 0);
+    CHECK(ONLINE(u1));
+    CHECK(!ONLINE(u2));
+    CHECK(!online_at(e, u1, "nodeA")); /* a node asks about the others only */
+    CHECK(online_at(e, u1, "nodeB"));
+    CHECK_EQ_INT(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)), 0); /* again */
+    CHECK_EQ_INT(W(store_presence_remove(e->s, &e->loop, "nodeA", u1, on_done, e)), 0);
+    CHECK(!ONLINE(u1));
+    CHECK_EQ_INT(W(store_presence_remove(e->s, &e->loop, "nodeA", u1, on_done, e)), 0);
+    /* Rows of a node without an entry (it never beat) count for nothing. */
+    CHECK_EQ_INT(W(store_presence_add(e->s, &e->loop, "ghost", u2, on_done, e)), 0);
+    CHECK(!ONLINE(u2));
+    /* Submitted without waiting, so they share batches: the last one decides. */
+    int base = e->ndone;
+    for (int i = 0; i < 10; i++) {
+        REQUIRE(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e) == 0);
+        REQUIRE(store_presence_remove(e->s, &e->loop, "nodeA", u1, on_done, e) == 0);
+        REQUIRE(store_presence_add(e->s, &e->loop, "nodeA", u2, on_done, e) == 0);
+        REQUIRE(store_presence_remove(e->s, &e->loop, "nodeA", u2, on_done, e) == 0);
+    }
+    REQUIRE(store_presence_add(e->s, &e->loop, "nodeA", u2, on_done, e) == 0);
+    while (e->ndone < base + 41) {
+        REQUIRE(tloop_run_one(&e->loop) == 0);
+        CHECK_EQ_INT(e->res.err, 0);
+    }
+    CHECK(!ONLINE(u1));
+    CHECK(ONLINE(u2));
+}
+
+STORE_TEST(presence_silent_node_expires_and_is_swept)
+{
+    int64_t u1 = mk_user(e, "ps1"), u2 = mk_user(e, "ps2"), u3 = mk_user(e, "ps3");
+    REQUIRE(u1 && u2 && u3);
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    REQUIRE(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)) == 0);
+    REQUIRE(W(store_presence_add(e->s, &e->loop, "nodeB", u2, on_done, e)) == 0);
+    CHECK(ONLINE(u1) && ONLINE(u2));
+    /* nodeA went quiet a minute ago (as if killed): its users stop counting at once... */
+    REQUIRE(raw_exec(e, "UPDATE presence_nodes SET seen_at = seen_at - 60000 "
+                        "WHERE node = 'nodeA'") == 0);
+    CHECK(!ONLINE(u1));
+    CHECK(ONLINE(u2));
+    /* (its row is still there: with a TTL of an hour it would count) */
+    REQUIRE(raw_exec(e, "UPDATE presence_nodes SET ttl_ms = 3600000 WHERE node = 'nodeA'") == 0);
+    CHECK(ONLINE(u1));
+    REQUIRE(raw_exec(e, "UPDATE presence_nodes SET ttl_ms = 30000 WHERE node = 'nodeA'") == 0);
+    CHECK(!ONLINE(u1));
+    if (is_pg(e)) {
+        /* A transaction of nodeA's that stopped halfway holds its entry: the sweep skips it
+         * rather than wait (a wait would stall nodeB's writer: no completion within 20 s). */
+        PGconn *c = PQconnectdb(e->url);
+        PGresult *r = PQexec(c, "BEGIN; SELECT 1 FROM presence_nodes WHERE node = 'nodeA' "
+                                "FOR UPDATE");
+        CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+        PQclear(r);
+        REQUIRE(beat(e, "nodeB", TTL) == 0);
+        CHECK_EQ_INT(e->res.heartbeat.swept, 0);
+        CHECK(!ONLINE(u1)); /* it still does not count */
+        PQclear(PQexec(c, "ROLLBACK"));
+        PQfinish(c);
+    }
+    /* ... and the next beat of another node removes its entry and rows. */
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    CHECK(!e->res.heartbeat.created);
+    CHECK_EQ_INT(e->res.heartbeat.swept, 1);
+    CHECK(ONLINE(u2));
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    CHECK_EQ_INT(e->res.heartbeat.swept, 0);
+    /* nodeA was only slow: its next beat says it had been swept, and it resets its rows. */
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    CHECK(e->res.heartbeat.created);
+    CHECK(!ONLINE(u1)); /* its old rows went with its entry */
+    int64_t ids[] = {u1, u3, u1};
+    CHECK_EQ_INT(W(store_presence_reset(e->s, &e->loop, "nodeA", ids, 3, on_done, e)), 0);
+    CHECK(ONLINE(u1) && ONLINE(u3));
+    CHECK_EQ_INT(W(store_presence_reset(e->s, &e->loop, "nodeA", ids + 1, 1, on_done, e)), 0);
+    CHECK(!ONLINE(u1) && ONLINE(u3));
+    CHECK(ONLINE(u2)); /* another node's rows untouched */
+    CHECK_EQ_INT(W(store_presence_reset(e->s, &e->loop, "nodeA", NULL, 0, on_done, e)), 0);
+    CHECK(!ONLINE(u3));
+    /* Each node's own TTL applies: nodeB promises only 10 ms. */
+    REQUIRE(beat(e, "nodeB", 10) == 0);
+    usleep(50000);
+    CHECK(!ONLINE(u2));
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    CHECK(ONLINE(u2));
+    REQUIRE(beat(e, "nodeB", 10) == 0);
+    usleep(50000);
+    REQUIRE(beat(e, "nodeA", TTL) == 0); /* sweeps nodeB by nodeB's TTL */
+    CHECK_EQ_INT(e->res.heartbeat.swept, 1);
+    REQUIRE(beat(e, "nodeB", TTL) == 0);
+    CHECK(e->res.heartbeat.created);
+    CHECK(!ONLINE(u2));
+}
+
+STORE_TEST(presence_node_leaves_cleanly)
+{
+    int64_t u1 = mk_user(e, "pl1");
+    REQUIRE(u1);
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    REQUIRE(W(store_presence_add(e->s, &e->loop, "nodeA", u1, on_done, e)) == 0);
+    CHECK(ONLINE(u1));
+    CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "nodeA", on_done, e)), 0);
+    CHECK(!ONLINE(u1));
+    REQUIRE(beat(e, "nodeA", TTL) == 0);
+    CHECK(e->res.heartbeat.created); /* its entry went too */
+    CHECK(!ONLINE(u1));
+    CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "nodeA", on_done, e)), 0);
+    CHECK_EQ_INT(W(store_presence_node_remove(e->s, &e->loop, "never", on_done, e)), 0);
+}
+
+STORE_TEST(presence_bad_arguments_refused_before_queueing)
+{
+    char longid[STORE_NODE_ID_MAX + 2];
+    memset(longid, 'n', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    int base = e->ndone;
+    CHECK_EQ_INT(store_presence_add(e->s, &e->loop, NULL, 1, on_done, e), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_add(e->s, &e->loop, "", 1, on_done, e), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_remove(e->s, &e->loop, longid, 1, on_done, e), RS_ETOOBIG);
+    CHECK_EQ_INT(store_presence_heartbeat(e->s, &e->loop, "n", 0, on_done, e), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_heartbeat(e->s, &e->loop, "\xff", TTL, on_done, e), RS_EUTF8);
+    CHECK_EQ_INT(store_presence_reset(e->s, &e->loop, "n", NULL, 2, on_done, e), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_node_remove(e->s, &e->loop, longid, on_done, e), RS_ETOOBIG);
+    bool on = true;
+    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, &on), RS_EINVAL);
+    CHECK_EQ_INT(store_presence_online(e->r, 1, "\xff", &on), RS_EINVAL);
+    CHECK(on);                        /* untouched */
+    longid[STORE_NODE_ID_MAX] = '\0'; /* the longest id is fine */
+    CHECK_EQ_INT(beat(e, longid, TTL), 0);
+    CHECK_EQ_INT(store_presence_online(e->r, 1, longid, &on), 0);
+    CHECK(!on);
+    CHECK_EQ_INT(e->ndone, base + 1);
+}
+
 /* ---- group commit, durability order, the writer --------------------------------------- */
 
 struct burst {
