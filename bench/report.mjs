@@ -93,6 +93,11 @@ const METRICS = {
         ["latency p50", "ms", (r) => some(r, r.lat_us.p50 / 1000), "low"],
         ["latency p99", "ms", (r) => some(r, r.lat_us.p99 / 1000), "low"],
         ["latency p99.9", "ms", (r) => some(r, r.lat_us.p999 / 1000), "low"],
+        // The split shows where a server's time goes: the kernel part is the floor's whole cost.
+        ["server CPU per message, user space", "µs", (r) => some(r, r.server_user_us_per_msg), "low"],
+        ["server CPU per message, kernel", "µs",
+            (r) => (r.server_user_us_per_msg === undefined ? undefined
+                : some(r, r.server_cpu_us_per_msg - r.server_user_us_per_msg)), "low"],
     ],
     idle: [
         ["KiB per connection", "", (r) => (r.ready > 0 ? r.kib_per_conn : undefined), "low"],
