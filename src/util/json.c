@@ -95,6 +95,24 @@ static long unicode_escape(const unsigned char **pp, const unsigned char *end)
     return cp;
 }
 
+/* Skip eight bytes at a time while none of them can be special in a JSON string: a byte
+ * below 0x20, '"', '\\' or one of 0x80 and above sets its top bit in t. Borrows between bytes
+ * only add false alarms, which the caller's byte loop sorts out; a special byte is never
+ * skipped. Returns where the byte-wise look must start. */
+static inline const unsigned char *skip_plain8(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t t = (v - 0x2020202020202020ull) |
+                     ((v ^ 0x2222222222222222ull) - 0x0101010101010101ull) |
+                     ((v ^ 0x5C5C5C5C5C5C5C5Cull) - 0x0101010101010101ull) | v;
+        if (t & 0x8080808080808080ull) break;
+        p += 8;
+    }
+    return p;
+}
+
 /* A string whose opening quote is at p. Returns the byte after the closing quote, or NULL. */
 static const unsigned char *scan_string(const unsigned char *p, const unsigned char *end,
                                         int *escaped)
@@ -108,18 +126,7 @@ static const unsigned char *scan_string(const unsigned char *p, const unsigned c
     p++;
     *escaped = 0;
     while (p < end) {
-        /* Eight bytes at a time while none can be special: a byte below 0x20, '"', '\\' or one
-         * of 0x80 and above sets its top bit in t (borrows only add false alarms, which the
-         * byte loop below sorts out). */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            uint64_t t = (v - 0x2020202020202020ull) |
-                         ((v ^ 0x2222222222222222ull) - 0x0101010101010101ull) |
-                         ((v ^ 0x5C5C5C5C5C5C5C5Cull) - 0x0101010101010101ull) | v;
-            if (t & 0x8080808080808080ull) break;
-            p += 8;
-        }
+        p = skip_plain8(p, end);
         while (p < end && plain[*p]) p++;
         if (p >= end) return NULL;
         unsigned c = *p;
@@ -387,17 +394,7 @@ int rs_json_append_string(buf_t *out, span_t s)
     out->base[out->len++] = '"';
     const unsigned char *p = (const unsigned char *)s.base, *end = p + s.len, *run = p;
     for (; p < end; p++) {
-        /* Skip eight bytes at a time while none needs escaping (as in scan_string; bytes of
-         * 0x80 and above count as alarms too, which is only slower). */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            uint64_t t = (v - 0x2020202020202020ull) |
-                         ((v ^ 0x2222222222222222ull) - 0x0101010101010101ull) |
-                         ((v ^ 0x5C5C5C5C5C5C5C5Cull) - 0x0101010101010101ull) | v;
-            if (t & 0x8080808080808080ull) break;
-            p += 8;
-        }
+        p = skip_plain8(p, end); /* bytes of 0x80 and above stop it too: only slower here */
         if (p >= end) break;
         unsigned c = *p;
         if (c >= 0x20 && c != '"' && c != '\\') continue;
