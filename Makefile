@@ -21,7 +21,7 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build run test test-unit test-integration asan fuzz fuzz-build bench clean deps web format
+.PHONY: all build run test test-unit test-integration asan valgrind fuzz fuzz-build bench clean deps web format
 all: build
 build: deps-build
 	@$(MAKE) --no-print-directory $(B)/roost $(TEST_BIN)
@@ -46,6 +46,11 @@ $(B)/tests/%: tests/unit/%.c $(B)/libroost.a
 
 asan:
 	@$(MAKE) --no-print-directory MODE=asan build
+
+# The long-running integration tests with every roost under Valgrind's memcheck (~3 min).
+valgrind: deps-build
+	@$(MAKE) --no-print-directory build
+	@scripts/valgrind.sh
 
 # The web client (web/), built into web/dist which roost serves.
 web:

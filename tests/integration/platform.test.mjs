@@ -6,7 +6,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startRoost, sleep } from './lib/roost.mjs';
+import { startRoost, sleep, underValgrind } from './lib/roost.mjs';
 import {
   PASSWORD, announce, authedSocket, bearer, client, closeSockets, connected, dbQuery, once,
   recorder, socket, uniqueName, until,
@@ -894,7 +894,9 @@ describe('rate limits and the hashing cap', () => {
     assert.equal(ok2, true);
   });
 
-  test('the concurrent password-hash cap answers 503 when full, and the server recovers', async () => {
+  // Under memcheck roost runs one thread at a time and reads requests slowly: the hash pool
+  // never has 80 logins waiting at once, so the cap is not reached (not a memory question).
+  test('the concurrent password-hash cap answers 503 when full, and the server recovers', { skip: underValgrind && 'the cap cannot fill under memcheck' }, async () => {
     const a = await g2.register('cap');
     const LOGIN = 'mutation L($u: String!, $p: String!) { login(username: $u, password: $p) { id } }';
     const res = await Promise.all(Array.from({ length: 80 }, () => g2.post(LOGIN, { u: a.name, p: PASSWORD })));

@@ -15,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../../..');
 export const roostBin = path.resolve(repoRoot, 'tests', process.env.ROOST_BIN || '../build/release/roost');
-export const sanitized = (process.env.ROOST_MODE || '') === 'asan';
+// ASan and memcheck (scripts/valgrind.sh) both slow roost down: timing bounds are relaxed.
+export const sanitized = ['asan', 'valgrind'].includes(process.env.ROOST_MODE || '');
+export const underValgrind = process.env.ROOST_MODE === 'valgrind';
 
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 
