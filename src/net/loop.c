@@ -79,7 +79,7 @@ struct conn {
     uint32_t in_len, in_cap;
     uint32_t in_max;
     uint32_t out_head, out_n, out_cap;
-    uint32_t out_max;       /* clamped to 4 GiB: 32 bits keep struct conn in a smaller malloc class */
+    uint32_t out_max;       /* clamped to 4 GiB: 32 bits keep conn in a smaller malloc class */
     uint32_t tls_retry;     /* TLS: length of an SSL_write that must be retried as it was */
     size_t out_bytes;
     struct outent *out;
@@ -867,7 +867,8 @@ static ssize_t conn_recv(conn_t *c, char *buf, size_t len)
 static ssize_t conn_send(conn_t *c, const struct iovec *iov, int n)
 {
     /* One piece (the usual reply) skips writev's iovec import. */
-    if (!c->ssl) return n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
+    if (!c->ssl)
+        return n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
     static __thread char scratch[16384];
     size_t len = 0;
     size_t want = c->tls_retry ? c->tls_retry : sizeof scratch;

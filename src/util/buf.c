@@ -19,7 +19,6 @@ int buf_grow(buf_t *b, size_t extra)
     return 0;
 }
 
-
 int buf_vappendf(buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;

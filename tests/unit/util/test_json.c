@@ -454,9 +454,10 @@ TEST(word_at_a_time_string_paths_see_every_special_byte)
         const char *ins;
         int valid; /* the scanner's verdict on "aaa<ins>aaa" */
     } cases[] = {
-        {"\x01", 0}, {"\x1f", 0},         {"\\\"", 1},       {"\\\\", 1},        {"\\n", 1},
-        {"\\u00e9", 1}, {"\\x", 0},       {"\xc3\xa9", 1},   {"\xe2\x82\xac", 1}, {"\xc3", 0},
-        {"\xff", 0}, {"\xed\xa0\x80", 0}, {"\x7f", 1},       {" ", 1},
+        {"\x01", 0},         {"\x1f", 0},    {"\\\"", 1}, {"\\\\", 1},
+        {"\\n", 1},          {"\\u00e9", 1}, {"\\x", 0},  {"\xc3\xa9", 1},
+        {"\xe2\x82\xac", 1}, {"\xc3", 0},    {"\xff", 0}, {"\xed\xa0\x80", 0},
+        {"\x7f", 1},         {" ", 1},
     };
     char doc[128], raw[64];
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
@@ -471,8 +472,10 @@ TEST(word_at_a_time_string_paths_see_every_special_byte)
             doc[n++] = '"';
             doc[n] = '\0';
             int rc = rs_json_scan(guarded(doc, n), NULL, NULL, NULL);
-            if (cases[k].valid) CHECK_EQ_INT(rc, 0);
-            else CHECK(rc != 0);
+            if (cases[k].valid)
+                CHECK_EQ_INT(rc, 0);
+            else
+                CHECK(rc != 0);
         }
     /* The escaper: a control byte, a quote or a backslash at every offset is escaped. */
     const char specials[] = {'\x01', '"', '\\', '\n', '\x1f'};
