@@ -138,13 +138,16 @@ json_t *platform_message_event(platform_t *p, store_reader_t *rd, const struct s
 
 /* ---- /graphql: context, admission, cookies ----------------------------------------- */
 
+/* A request refused before GraphQL runs (the 503s below: a transient condition, so the client
+ * is told when to retry and gets the same error code a resolver would give). */
 static void respond_json_error(http_req_t *r, int status, const char *message)
 {
     buf_t b = BUF_INIT;
     buf_append_cstr(&b, "{\"errors\":[{\"message\":");
     rs_json_append_string(&b, span_cstr(message));
-    buf_append_cstr(&b, "}]}");
+    buf_append_cstr(&b, ",\"extensions\":{\"code\":\"UNAVAILABLE\"}}]}");
     http_req_add_cors(r);
+    http_req_add_header(r, "Retry-After", "1");
     http_respond(r, status, "application/json; charset=utf-8", b.base, b.len);
     buf_free(&b);
 }
