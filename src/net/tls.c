@@ -25,9 +25,9 @@ void *tls_ctx_new(const char *cert_path, const char *key_path, char *err, size_t
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    /* Resumption by stateless tickets only: the server-side session cache would keep every
-     * session (up to 20,480 of them, several KiB each) in memory, and it is per process anyway,
-     * so useless behind a balancer. */
+    /* Resumption by stateless tickets only (TLS 1.3 uses them anyway): for TLS 1.2 clients the
+     * server-side cache would keep up to 20,480 sessions in memory for a gain tickets already
+     * give without server state. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
         last_error(err, errlen, cert_path);
