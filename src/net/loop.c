@@ -511,12 +511,12 @@ static void queue_close(conn_t *c)
     c->loop->closing = c;
 }
 
-/* Give back an output chunk: a private one of the standard size goes to the loop's spares. */
+/* Give back an output chunk: a private one (never shared, so ours alone) of the standard size
+ * goes to the loop's spares. */
 static void chunk_put(loop_t *l, struct outent *e)
 {
     rbuf_t *b = e->b;
-    if (e->priv && b->len == OUT_CHUNK_MIN && l->nspare_chunks < SPARE_MAX &&
-        __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) == 1)
+    if (e->priv && b->len == OUT_CHUNK_MIN && l->nspare_chunks < SPARE_MAX)
         l->spare_chunks[l->nspare_chunks++] = b;
     else
         rbuf_unref(b);
